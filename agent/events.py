@@ -1,0 +1,115 @@
+"""Events: everything that happens gets a per-agent sequence number and goes to subscribers.
+
+The same events feed `--events-out`, the journal and (later) the gRPC stream. A sink that must
+see an event before anyone else (the journal) is registered with `durable=True`.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any, TextIO
+
+
+class EventKind(enum.StrEnum):
+    STATE = "state"
+    ORDER = "order"
+    FILL = "fill"
+    RISK = "risk"
+    VOLUME = "volume"
+    ERROR = "error"
+    STATUS = "status"
+    CONFIG = "config"
+    WARNING = "warning"
+
+
+class Severity(enum.StrEnum):
+    DEBUG = "debug"
+    INFO = "info"
+    WARNING = "warning"
+    ERROR = "error"
+    CRITICAL = "critical"
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    seq: int
+    at: float
+    kind: EventKind
+    bot: str
+    severity: Severity
+    data: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "seq": self.seq,
+            "at": round(self.at, 6),
+            "kind": self.kind.value,
+            "bot": self.bot,
+            "severity": self.severity.value,
+        }
+        out.update(self.data)
+        return out
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), default=json_default, separators=(",", ":"))
+
+
+def json_default(o: Any) -> Any:
+    """JSON for our value types: Decimals as strings (exact), enums as their value."""
+    if isinstance(o, Decimal):
+        return str(o)
+    if isinstance(o, enum.Enum):
+        return o.value
+    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+
+
+Subscriber = Callable[[Event], None]
+
+
+class EventBus:
+    """Assigns sequence numbers and fans events out, durable sinks first."""
+
+    def __init__(self, now: Callable[[], float], first_seq: int = 1) -> None:
+        self._now = now
+        self._next_seq = first_seq
+        self._durable: list[Subscriber] = []
+        self._subscribers: list[Subscriber] = []
+
+    @property
+    def last_seq(self) -> int:
+        return self._next_seq - 1
+
+    def subscribe(self, fn: Subscriber, *, durable: bool = False) -> Callable[[], None]:
+        target = self._durable if durable else self._subscribers
+        target.append(fn)
+        return lambda: target.remove(fn)
+
+    def emit(
+        self,
+        kind: EventKind,
+        bot: str,
+        severity: Severity = Severity.INFO,
+        **data: Any,
+    ) -> Event:
+        ev = Event(self._next_seq, self._now(), kind, bot, severity, data)
+        self._next_seq += 1
+        for fn in self._durable:
+            fn(ev)  # a failing durable sink must stop the world: nothing is lost silently
+        for fn in list(self._subscribers):
+            fn(ev)
+        return ev
+
+
+class JsonLinesSink:
+    """`--events-out FILE`: one JSON object per line, in seq order."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+
+    def __call__(self, ev: Event) -> None:
+        self._stream.write(ev.to_json())
+        self._stream.write("\n")
