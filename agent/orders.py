@@ -64,6 +64,7 @@ class TrackedOrder:
     filled: Decimal = ZERO
     updated_at: float = 0.0
     reason: str = ""
+    tag: str = "grid"  # which program owns it: "grid" or "volume"
     unknown_since: float | None = None  # set while the create outcome is unknown
     history: list[tuple[float, OrderState, OrderState]] = field(default_factory=list)
 

@@ -1,0 +1,442 @@
+"""One bot: one venue account, one market, one configuration.
+
+Data flow: venue stream -> market data -> strategy (grid) -> pre-trade checks -> order manager
+-> venue; fills -> ledger -> events. The lifecycle follows the table in `agent.lifecycle`;
+commands that the table does not allow are refused with a reason (InvalidCommand).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from agent.client_ids import ClientIdFactory
+from agent.clock import Clock
+from agent.config import BotConfig
+from agent.events import EventBus, EventKind, Severity
+from agent.ledger import Ledger
+from agent.lifecycle import BotState, InvalidCommand, check
+from agent.model import ZERO, BookLevel, Fill, MarketRules, OrderBook, Side, TimeInForce
+from agent.order_manager import OrderManager, Plan, Want
+from agent.orders import TrackedOrder
+from agent.strategy.grid import GridInputs, Ladder, compute_ladder
+from agent.strategy.volatility import RollingVolatility
+from agent.venues.base import (
+    BalanceUpdate,
+    BookUpdate,
+    FillUpdate,
+    OrderUpdate,
+    StreamStatus,
+    TradeUpdate,
+    Venue,
+    VenueError,
+    VenueErrorCode,
+)
+
+B = BotState
+TICK_SECONDS = 0.25
+STATUS_EVENT_SECONDS = 10.0
+
+
+@dataclass(slots=True)
+class Uptime:
+    """Share of RUNNING time with at least one own bid and one own ask resting."""
+
+    running: float = 0.0
+    quoted: float = 0.0
+    _last: float | None = None
+    _was_running: bool = False
+    _was_quoted: bool = False
+
+    def mark(self, now: float, running: bool, quoted: bool) -> None:
+        if self._last is not None and self._was_running:
+            dt = now - self._last
+            self.running += dt
+            if self._was_quoted:
+                self.quoted += dt
+        self._last, self._was_running, self._was_quoted = now, running, quoted
+
+    @property
+    def pct(self) -> float:
+        return 100.0 * self.quoted / self.running if self.running > 0 else 0.0
+
+
+class Bot:
+    def __init__(
+        self,
+        config: BotConfig,
+        venue: Venue,
+        bus: EventBus,
+        clock: Clock,
+        *,
+        seed: int = 0,
+        record_latency: bool = False,
+    ) -> None:
+        self.config = config
+        self.name = config.bot.name
+        self.symbol = config.bot.symbol
+        self.venue = venue
+        self.bus = bus
+        self.clock = clock
+        self.seed = seed
+        self.state = B.INIT
+        self.state_reason = ""
+        self.rules: MarketRules | None = None
+        self.book: OrderBook | None = None
+        self.mid: Decimal | None = None
+        self.ladder: Ladder | None = None
+        self.ledger = Ledger(config.bot.base, config.bot.quote)
+        self.vol = RollingVolatility(config.market_making.volatility_window_seconds)
+        self.ids = ClientIdFactory(self.name, int(clock.now() * 1000))
+        self.uptime = Uptime()
+        self.om: OrderManager | None = None
+        self.latencies_us: list[float] | None = [] if record_latency else None
+        self.stream_up = True
+        self.killed = False
+        self._sync_task: asyncio.Task[None] | None = None
+        self._dirty = False
+        self._book_arrived = 0.0
+        self._stopped = asyncio.Event()
+        self._tasks: list[asyncio.Task[Any]] = []
+        self._last_status_event = 0.0
+        self.on_state: Callable[[BotState, BotState, str], None] | None = None
+
+    # ---------------------------------------------------------------- lifecycle
+    def _set_state(self, dst: BotState, reason: str) -> None:
+        src = self.state
+        check(src, dst, f"go to {dst.value}")
+        self.state = dst
+        self.state_reason = reason
+        self._mark_uptime()
+        sev = Severity.ERROR if dst is B.ERROR else Severity.INFO
+        self.bus.emit(
+            EventKind.STATE, self.name, sev, **{"from": src.value, "to": dst.value}, reason=reason
+        )
+        if self.on_state is not None:
+            self.on_state(src, dst, reason)
+
+    async def start(self) -> BotState:
+        """INIT -> SYNC_BALANCES -> START_QUOTING -> RUNNING (or an explicit restart)."""
+        if self.state is B.STOPPED:
+            self._set_state(B.INIT, "restart")
+            self.killed = False
+        elif self.state is not B.INIT:
+            raise InvalidCommand(f"cannot start while {self.state.value}")
+        try:
+            self._set_state(B.SYNC_BALANCES, "start")
+            await self._sync()
+            self._set_state(B.START_QUOTING, "balances and open orders synced")
+            if not self._tasks:
+                self._tasks = [
+                    asyncio.create_task(self._consume(), name=f"{self.name}-stream"),
+                    asyncio.create_task(self._ticker(), name=f"{self.name}-tick"),
+                ]
+            self._set_state(B.RUNNING, "quoting")
+            self.requote()
+        except VenueError as exc:
+            await self._fail(f"start failed: {exc}")
+        return self.state
+
+    async def _sync(self) -> None:
+        venue = self.venue
+        self.rules = await venue.market_rules(self.symbol)
+        balances = await venue.fetch_balances()
+        if self.om is None:
+            self.ledger.reset_from(balances)
+            self.om = OrderManager(
+                bot=self.name,
+                symbol=self.symbol,
+                rules=self.rules,
+                venue=venue,
+                bus=self.bus,
+                ids=self.ids,
+                now=self.clock.now,
+                on_fill=self._on_fill,
+                on_api_error=self._on_api_error,
+                on_reject=self._on_reject,
+            )
+            self.om.on_change = self._on_order_change
+        # Orders with our prefix that we do not track (a previous run's) are cancelled.
+        orphans = [
+            o
+            for o in await venue.fetch_open_orders(self.symbol)
+            if self.ids.owns(o.client_order_id) and self.om.get(o.client_order_id) is None
+        ]
+        if orphans:
+            await venue.cancel_orders(
+                self.symbol, [(o.client_order_id, o.venue_order_id) for o in orphans]
+            )
+            self.bus.emit(
+                EventKind.WARNING,
+                self.name,
+                Severity.WARNING,
+                code="orphans_cancelled",
+                count=len(orphans),
+                message="cancelled own orders from a previous run",
+            )
+        book = await venue.fetch_order_book(self.symbol, 50)
+        self._on_book(book)
+
+    async def pause(self, reason: str = "operator") -> BotState:
+        check(self.state, B.PAUSED, "pause")
+        self._set_state(B.PAUSED, reason)
+        await self._flatten()
+        return self.state
+
+    async def resume(self, reason: str = "operator") -> BotState:
+        check(self.state, B.RUNNING, "resume")
+        self._set_state(B.RUNNING, reason)
+        self.requote()
+        return self.state
+
+    async def stop(self, reason: str = "operator") -> BotState:
+        check(self.state, B.STOPPED, "stop")
+        self._set_state(B.STOPPED, reason)
+        await self._flatten()
+        self._stopped.set()
+        return self.state
+
+    async def kill(self, reason: str = "kill switch") -> BotState:
+        """Cancel everything, confirm with the venue, refuse to quote until a restart."""
+        self.killed = True
+        if self.state is not B.STOPPED:
+            check(self.state, B.STOPPED, "kill")
+            self._set_state(B.STOPPED, reason)
+        await self._flatten()
+        self._stopped.set()
+        return self.state
+
+    async def cancel_all(self) -> bool:
+        if self.om is None:
+            raise InvalidCommand("cannot cancel orders before the bot has synced with the venue")
+        return await self._flatten()
+
+    async def _flatten(self) -> bool:
+        """Cancel all own orders and confirm with the venue (retrying a few times)."""
+        if self._sync_task is not None and not self._sync_task.done():
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._sync_task
+        if self.om is None:
+            return True
+        for attempt in range(5):
+            if await self.om.cancel_all():
+                return True
+            await asyncio.sleep(0.2 * (attempt + 1))
+        self.bus.emit(
+            EventKind.ERROR,
+            self.name,
+            Severity.CRITICAL,
+            code="cancel_unconfirmed",
+            message="could not confirm that all own orders are cancelled",
+        )
+        return False
+
+    async def _fail(self, reason: str) -> None:
+        if self.state not in (B.ERROR, B.STOPPED):
+            self._set_state(B.ERROR, reason)
+        await self._flatten()
+
+    async def wait_stopped(self) -> None:
+        await self._stopped.wait()
+
+    async def close(self) -> None:
+        for t in self._tasks:
+            t.cancel()
+        for t in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await t
+        self._tasks = []
+
+    # ---------------------------------------------------------------- market data
+    async def _consume(self) -> None:
+        async for ev in self.venue.stream(self.symbol):
+            if isinstance(ev, BookUpdate):
+                self._book_arrived = time.perf_counter()
+                self._on_book(ev.book)
+                if self.state is B.RUNNING:
+                    self.requote()
+            elif isinstance(ev, FillUpdate):
+                if self.om is not None:
+                    self.om.apply_fill(ev.fill)
+            elif isinstance(ev, OrderUpdate):
+                if self.om is not None:
+                    self.om.apply_venue_order(ev.order)
+            elif isinstance(ev, TradeUpdate | BalanceUpdate):
+                pass  # the ledger is driven by our own fills; public trades feed pricing later
+            elif isinstance(ev, StreamStatus):
+                self.stream_up = ev.up
+                sev = Severity.INFO if ev.up else Severity.WARNING
+                self.bus.emit(
+                    EventKind.ERROR if not ev.up else EventKind.WARNING,
+                    self.name,
+                    sev,
+                    code="stream_up" if ev.up else "stream_down",
+                    stream=ev.stream,
+                    message=ev.reason,
+                )
+
+    def _on_book(self, book: OrderBook) -> None:
+        self.book = book
+        mid = self._market_mid(book)
+        if mid is not None:
+            self.mid = mid
+            self.vol.add(book.at, mid)
+
+    def _market_mid(self, book: OrderBook) -> Decimal | None:
+        """Mid of the book without our own orders (our quotes must not chase themselves);
+        falls back to the full book's mid when others quote only one side."""
+        if self.om is None:
+            return book.mid
+        own: dict[tuple[Side, Decimal], Decimal] = {}
+        for o in self.om.active():
+            if o.live:
+                key = (o.side, o.price)
+                own[key] = own.get(key, ZERO) + o.remaining
+        bid = _first_foreign(book.bids, own, Side.BUY)
+        ask = _first_foreign(book.asks, own, Side.SELL)
+        if bid is not None and ask is not None and bid < ask:
+            return (bid + ask) / 2
+        return book.mid
+
+    # ---------------------------------------------------------------- decisions
+    def requote(self) -> None:
+        """Recompute the ladder and hand the actions to the order manager (one sync at a time)."""
+        if self.state is not B.RUNNING or self.om is None:
+            return
+        if self._sync_task is not None and not self._sync_task.done():
+            self._dirty = True
+            return
+        plan = self.decide()
+        if self.latencies_us is not None and self._book_arrived:
+            self.latencies_us.append((time.perf_counter() - self._book_arrived) * 1e6)
+            self._book_arrived = 0.0
+        if plan is None or plan.empty:
+            return
+        self._sync_task = asyncio.create_task(self._execute(plan))
+
+    def decide(self) -> Plan | None:
+        om, rules, book, mid = self.om, self.rules, self.book, self.mid
+        if om is None or rules is None or book is None or mid is None:
+            return None
+        mm = self.config.market_making
+        lq, lb = om.locked()
+        inv = self.ledger.inventory(lq, lb)
+        ladder = compute_ladder(
+            GridInputs(
+                config=mm,
+                reference_price=mid,
+                inventory=inv,
+                rules=rules,
+                volatility_pct_per_min=self.vol.pct_per_minute(),
+                best_bid=book.best_bid,
+                best_ask=book.best_ask,
+                seed=self.seed,
+            )
+        )
+        self.ladder = ladder
+        tif = TimeInForce.POST_ONLY if mm.post_only else TimeInForce.GTC
+        tick = rules.tick_size
+        bump = om.post_only_bump
+        wants = [
+            Want(Side.BUY, q.price - bump[Side.BUY] * tick, q.amount, tif)
+            for q in ladder.bids
+            if q.price - bump[Side.BUY] * tick > 0
+        ]
+        wants.extend(
+            Want(Side.SELL, q.price + bump[Side.SELL] * tick, q.amount, tif) for q in ladder.asks
+        )
+        bump[Side.BUY] = bump[Side.SELL] = 0
+        return om.plan(wants, mm.refresh_tolerance_pct)
+
+    async def _execute(self, plan: Plan) -> None:
+        assert self.om is not None
+        try:
+            await self.om.execute(plan)
+        except VenueError as exc:
+            self.bus.emit(
+                EventKind.ERROR, self.name, Severity.ERROR, code="sync_failed", message=str(exc)
+            )
+            if exc.code is VenueErrorCode.AUTH:
+                await self._fail(f"authentication failed: {exc.message}")
+        finally:
+            if self._dirty:
+                self._dirty = False
+                asyncio.get_running_loop().call_soon(self.requote)
+
+    async def _ticker(self) -> None:
+        while True:
+            await asyncio.sleep(TICK_SECONDS)
+            if self.om is not None:
+                await self.om.reconcile()
+            self._mark_uptime()
+            now = self.clock.now()
+            if now - self._last_status_event >= STATUS_EVENT_SECONDS:
+                self._last_status_event = now
+                self.bus.emit(EventKind.STATUS, self.name, Severity.DEBUG, **self.status_fields())
+
+    # ---------------------------------------------------------------- callbacks
+    def _on_fill(self, fill: Fill) -> None:
+        self.ledger.apply(fill)
+        self.bus.emit(
+            EventKind.FILL,
+            self.name,
+            Severity.INFO,
+            client_order_id=fill.client_order_id,
+            trade_id=fill.trade_id,
+            side=fill.side.value,
+            price=fill.price,
+            amount=fill.amount,
+            fee=fill.fee,
+            fee_asset=fill.fee_asset,
+            liquidity=fill.liquidity.value,
+        )
+
+    def _on_order_change(self, o: TrackedOrder) -> None:
+        self._mark_uptime()
+        if o.terminal and self.state is B.RUNNING:
+            self.requote()  # a filled/cancelled level is replaced right away
+
+    def _on_api_error(self, code: str) -> None:
+        if code == VenueErrorCode.AUTH:
+            asyncio.get_running_loop().create_task(self._fail("authentication failed"))
+
+    def _on_reject(self, code: str, message: str) -> None:
+        pass
+
+    def _mark_uptime(self) -> None:
+        bids, asks = self.om.live_counts() if self.om is not None else (0, 0)
+        self.uptime.mark(self.clock.monotonic(), self.state is B.RUNNING, bids > 0 and asks > 0)
+
+    # ---------------------------------------------------------------- reporting
+    def status_fields(self) -> dict[str, Any]:
+        bids, asks = self.om.live_counts() if self.om is not None else (0, 0)
+        mid = self.mid or ZERO
+        spread = None
+        if self.ladder is not None and self.ladder.bids and self.ladder.asks:
+            spread = self.ladder.asks[0].price - self.ladder.bids[0].price
+        return {
+            "state": self.state.value,
+            "mid": self.mid,
+            "spread": spread,
+            "open_bids": bids,
+            "open_asks": asks,
+            "base": self.ledger.base,
+            "quote": self.ledger.quote,
+            "pnl_quote": self.ledger.pnl(mid) if self.mid else ZERO,
+            "fills": self.ledger.fills,
+            "volume_quote": self.ledger.volume_quote,
+        }
+
+
+def _first_foreign(
+    levels: tuple[BookLevel, ...], own: dict[tuple[Side, Decimal], Decimal], side: Side
+) -> Decimal | None:
+    for lvl in levels:
+        if lvl.amount > own.get((side, lvl.price), ZERO):
+            return lvl.price
+    return None

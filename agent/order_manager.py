@@ -1,0 +1,446 @@
+"""Keeps the bot's live orders in line with the desired ladder, with the fewest venue calls.
+
+Decision (`plan`) is separate from I/O (`execute`), so it can be measured and tested alone.
+Orders follow the state table in `agent.orders`; venue reports that are merely late or repeated
+are recognised and dropped, anything else that breaks the table is raised as an error event.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from agent.client_ids import ClientIdFactory
+from agent.events import EventBus, EventKind, Severity
+from agent.model import (
+    ZERO,
+    CreateResult,
+    Fill,
+    MarketRules,
+    OrderRequest,
+    Side,
+    TimeInForce,
+    VenueOrder,
+    VenueOrderStatus,
+)
+from agent.orders import IllegalTransition, OrderState, TrackedOrder
+from agent.self_trade import would_self_match
+from agent.venues.base import Venue, VenueError, VenueErrorCode, VenueTimeout, max_batch
+
+S = OrderState
+
+# Seconds an order with an unknown create outcome waits before we ask the venue about it.
+RECONCILE_AFTER = 2.0
+# Closed orders kept in memory for late venue reports (ids only matter for dedup).
+CLOSED_KEEP = 2000
+
+
+@dataclass(frozen=True, slots=True)
+class Want:
+    """One wanted order: what the strategy asked for on one level."""
+
+    side: Side
+    price: Decimal
+    amount: Decimal
+    tif: TimeInForce = TimeInForce.POST_ONLY
+    tag: str = "grid"
+
+
+@dataclass(slots=True)
+class Plan:
+    cancels: list[TrackedOrder] = field(default_factory=list)
+    creates: list[OrderRequest] = field(default_factory=list)
+    skipped: list[tuple[Want, str]] = field(default_factory=list)
+
+    @property
+    def empty(self) -> bool:
+        return not self.cancels and not self.creates
+
+
+PreTrade = Callable[[OrderRequest], tuple[OrderRequest | None, str]]
+
+
+class OrderManager:
+    def __init__(
+        self,
+        *,
+        bot: str,
+        symbol: str,
+        rules: MarketRules,
+        venue: Venue,
+        bus: EventBus,
+        ids: ClientIdFactory,
+        now: Callable[[], float],
+        on_fill: Callable[[Fill], None],
+        on_api_error: Callable[[str], None],
+        on_reject: Callable[[str, str], None],
+    ) -> None:
+        self.bot = bot
+        self.symbol = symbol
+        self.rules = rules
+        self.venue = venue
+        self.bus = bus
+        self.ids = ids
+        self.now = now
+        self._on_fill = on_fill
+        self._on_api_error = on_api_error
+        self._on_reject = on_reject
+        self.orders: dict[str, TrackedOrder] = {}  # every non-terminal order, by client id
+        self.closed: dict[str, TrackedOrder] = {}
+        self.seen_trades: set[str] = set()
+        self.stats: Counter[str] = Counter()
+        self.pre_trade: PreTrade | None = None
+        self.post_only_bump: dict[Side, int] = {Side.BUY: 0, Side.SELL: 0}
+        self.on_change: Callable[[TrackedOrder], None] | None = None
+
+    # ---------------------------------------------------------------- views
+    def active(self) -> Iterable[TrackedOrder]:
+        return self.orders.values()
+
+    def live_counts(self) -> tuple[int, int]:
+        bids = asks = 0
+        for o in self.orders.values():
+            if o.live:
+                if o.side is Side.BUY:
+                    bids += 1
+                else:
+                    asks += 1
+        return bids, asks
+
+    def locked(self) -> tuple[Decimal, Decimal]:
+        """(quote, base) our non-terminal orders may hold on the venue."""
+        q = b = ZERO
+        for o in self.orders.values():
+            if o.side is Side.BUY:
+                q += o.price * o.remaining
+            else:
+                b += o.remaining
+        return q, b
+
+    def get(self, client_order_id: str) -> TrackedOrder | None:
+        return self.orders.get(client_order_id) or self.closed.get(client_order_id)
+
+    # ---------------------------------------------------------------- decision
+    def plan(self, wants: list[Want], tolerance_pct: Decimal, *, tag: str = "grid") -> Plan:
+        """Diff wanted orders against live ones of the same tag.
+
+        A live order stays if some wanted order on its side is within the tolerance in both
+        price and size (keeps queue priority). Orders in flight count as live so they are not
+        duplicated; orders being cancelled are ignored for matching.
+        """
+        tol = tolerance_pct / 100
+        plan = Plan()
+        by_side: dict[Side, list[TrackedOrder]] = {Side.BUY: [], Side.SELL: []}
+        for o in self.orders.values():
+            if o.tag == tag and o.state is not S.PENDING_CANCEL:
+                by_side[o.side].append(o)
+        want_by_side: dict[Side, list[Want]] = {Side.BUY: [], Side.SELL: []}
+        for w in wants:
+            want_by_side[w.side].append(w)
+        for side in (Side.BUY, Side.SELL):
+            live = sorted(by_side[side], key=lambda o: o.price)
+            prices = [o.price for o in live]
+            used = [False] * len(live)
+            for w in want_by_side[side]:
+                slack = w.price * tol
+                i = bisect.bisect_left(prices, w.price - slack)
+                hit = -1
+                best = None
+                while i < len(live) and prices[i] <= w.price + slack:
+                    if not used[i]:
+                        o = live[i]
+                        if abs(o.remaining - w.amount) <= w.amount * tol:
+                            d = abs(prices[i] - w.price)
+                            if best is None or d < best:
+                                best, hit = d, i
+                    i += 1
+                if hit >= 0:
+                    used[hit] = True
+                    continue
+                plan.creates.append(
+                    OrderRequest(self.ids.next(), self.symbol, side, w.price, w.amount, w.tif)
+                )
+            for i, o in enumerate(live):
+                if not used[i] and o.state is not S.PENDING_NEW:
+                    plan.cancels.append(o)
+        return plan
+
+    # ---------------------------------------------------------------- execution
+    async def execute(self, plan: Plan, *, tag: str = "grid") -> None:
+        """Cancels first, then creates; creates that fail the guards are skipped, not sent."""
+        if plan.cancels:
+            await self.cancel(plan.cancels)
+        if plan.creates:
+            await self.create(plan.creates, tag=tag)
+
+    async def create(self, requests: list[OrderRequest], *, tag: str = "grid") -> None:
+        sendable: list[OrderRequest] = []
+        for req in requests:
+            final = req
+            if self.pre_trade is not None:
+                checked, why = self.pre_trade(req)
+                if checked is None:
+                    self.stats["vetoed"] += 1
+                    self._emit_skip(req, why)
+                    continue
+                final = checked
+            # The hard rule: never send an order that could reach our own resting orders.
+            if would_self_match(final.side, final.price, self.orders.values()):
+                self.stats["self_trade_prevented"] += 1
+                self._emit_skip(final, "self-trade prevention: would reach an own order")
+                continue
+            o = TrackedOrder.from_request(final, self.now())
+            o.tag = tag
+            self.orders[o.client_order_id] = o
+            self._emit_order(o)
+            sendable.append(final)
+        n = max_batch(self.venue.capabilities, "create")
+        for i in range(0, len(sendable), n):
+            await self._create_batch(sendable[i : i + n])
+
+    async def _create_batch(self, batch: list[OrderRequest]) -> None:
+        self.stats["create_calls"] += 1
+        try:
+            results = await self.venue.create_orders(batch)
+        except VenueTimeout:
+            now = self.now()
+            for req in batch:
+                o = self.orders.get(req.client_order_id)
+                if o is not None and o.state is S.PENDING_NEW:
+                    o.unknown_since = now
+            self.stats["create_timeouts"] += 1
+            self._error("create_timeout", f"{len(batch)} order(s) in flight, outcome unknown")
+            self._on_api_error("timeout")
+            return
+        except VenueError as exc:
+            for req in batch:
+                self._reject(req.client_order_id, exc.code.value, exc.message)
+            self._error("create_failed", str(exc))
+            self._on_api_error(exc.code.value)
+            return
+        for res in results:
+            self._apply_create(res)
+
+    def _apply_create(self, res: CreateResult) -> None:
+        cid = res.request.client_order_id
+        if res.order is not None:
+            self.stats["orders_placed"] += 1
+            self.apply_venue_order(res.order)
+            return
+        self._reject(cid, res.error, res.message)
+
+    def _reject(self, cid: str, code: str, message: str) -> None:
+        o = self.orders.get(cid)
+        if o is None or o.state is not S.PENDING_NEW:
+            return
+        self.stats["rejects"] += 1
+        if code == VenueErrorCode.POST_ONLY_WOULD_TAKE:
+            self.post_only_bump[o.side] += 1  # re-price one tick safer next cycle
+        self._transition(o, S.REJECTED, f"{code}: {message}" if message else code)
+        self._on_reject(code, message)
+
+    async def cancel(self, orders: list[TrackedOrder]) -> None:
+        targets = []
+        for o in orders:
+            if o.terminal or o.state is S.PENDING_CANCEL:
+                continue
+            self._transition(o, S.PENDING_CANCEL, "")
+            targets.append(o)
+        n = max_batch(self.venue.capabilities, "cancel")
+        for i in range(0, len(targets), n):
+            await self._cancel_batch(targets[i : i + n])
+
+    async def _cancel_batch(self, batch: list[TrackedOrder]) -> None:
+        self.stats["cancel_calls"] += 1
+        try:
+            results = await self.venue.cancel_orders(
+                self.symbol, [(o.client_order_id, o.venue_order_id) for o in batch]
+            )
+        except VenueTimeout:
+            self._error("cancel_timeout", f"{len(batch)} cancel(s) outcome unknown")
+            self._on_api_error("timeout")
+            return  # stay PENDING_CANCEL; reconcile() settles them
+        except VenueError as exc:
+            for o in batch:
+                if o.state is S.PENDING_CANCEL:
+                    back = S.PARTIALLY_FILLED if o.filled > 0 else S.OPEN
+                    self._transition(o, back, f"cancel failed: {exc.code.value}")
+            self._error("cancel_failed", str(exc))
+            self._on_api_error(exc.code.value)
+            return
+        for res in results:
+            found = self.orders.get(res.client_order_id)
+            if found is None:
+                continue
+            o = found
+            if res.ok:
+                if res.order is not None:
+                    self.apply_venue_order(res.order)
+                if not o.terminal:
+                    self._transition(o, S.CANCELED, "")
+            elif res.error == VenueErrorCode.ORDER_NOT_FOUND:
+                o.unknown_since = self.now()  # filled or gone: reconcile() asks the venue
+            else:
+                back = S.PARTIALLY_FILLED if o.filled > 0 else S.OPEN
+                self._transition(o, back, f"cancel refused: {res.error} {res.message}")
+
+    async def cancel_all(self) -> bool:
+        """Cancel everything of ours on the venue and confirm. True when nothing is left."""
+        await self.cancel(list(self.orders.values()))
+        try:
+            self.stats["cancel_all_calls"] += 1
+            for res in await self.venue.cancel_all(self.symbol):
+                if res.order is not None:
+                    self.apply_venue_order(res.order)
+        except VenueError as exc:
+            self._error("cancel_all_failed", str(exc))
+            self._on_api_error(exc.code.value)
+        return await self.confirm_flat()
+
+    async def confirm_flat(self) -> bool:
+        """Ask the venue which of our orders are open; settle our book from its answer."""
+        try:
+            open_orders = await self.venue.fetch_open_orders(self.symbol)
+        except VenueError as exc:
+            self._error("confirm_failed", str(exc))
+            return False
+        ours = {vo.client_order_id for vo in open_orders if self.ids.owns(vo.client_order_id)}
+        for vo in open_orders:
+            if self.ids.owns(vo.client_order_id):
+                self.apply_venue_order(vo)
+        for o in list(self.orders.values()):
+            if o.client_order_id not in ours and not o.terminal:
+                await self._settle_missing(o)
+        return not ours and not self.orders
+
+    async def reconcile(self) -> None:
+        """Settle orders whose outcome is unknown, by client order id. Never re-submits."""
+        now = self.now()
+        for o in list(self.orders.values()):
+            if o.unknown_since is None or now - o.unknown_since < RECONCILE_AFTER:
+                continue
+            await self._settle_missing(o)
+
+    async def _settle_missing(self, o: TrackedOrder) -> None:
+        try:
+            vo = await self.venue.fetch_order(self.symbol, o.client_order_id)
+        except VenueError as exc:
+            self._error("reconcile_failed", f"{o.client_order_id}: {exc}")
+            return
+        o.unknown_since = None
+        if vo is None:
+            if o.state is S.PENDING_NEW:
+                self._transition(o, S.REJECTED, "venue never received it")
+            elif not o.terminal:
+                self._transition(o, S.CANCELED, "venue no longer has it")
+            return
+        self.apply_venue_order(vo)
+        if vo.status is VenueOrderStatus.OPEN and o.state is S.PENDING_CANCEL:
+            o.unknown_since = self.now()
+
+    # ---------------------------------------------------------------- venue reports
+    def apply_venue_order(self, vo: VenueOrder) -> None:
+        o = self.orders.get(vo.client_order_id)
+        if o is None:
+            if vo.client_order_id not in self.closed:
+                self.stats["unknown_reports"] += 1
+            return
+        if vo.venue_order_id:
+            o.venue_order_id = vo.venue_order_id
+        o.unknown_since = None
+        filled = max(o.filled, vo.filled)
+        if vo.status is VenueOrderStatus.FILLED or filled >= o.amount:
+            target = S.FILLED
+        elif vo.status is VenueOrderStatus.CANCELED:
+            target = S.CANCELED
+        elif vo.status is VenueOrderStatus.REJECTED:
+            target = S.REJECTED
+        elif o.state is S.PENDING_CANCEL:
+            target = S.PENDING_CANCEL
+        else:
+            target = S.PARTIALLY_FILLED if filled > 0 else S.OPEN
+        if target is o.state or self._is_stale(o.state, target):
+            self.stats["stale_reports"] += 1
+            return
+        if target is S.REJECTED and o.state is S.PENDING_NEW:
+            self._reject(o.client_order_id, VenueErrorCode.REJECTED.value, vo.reason)
+            return
+        self._transition(o, target, vo.reason)
+
+    @staticmethod
+    def _is_stale(cur: OrderState, target: OrderState) -> bool:
+        """A late report of a state we already moved past (e.g. OPEN after a fill)."""
+        if cur is S.PARTIALLY_FILLED and target is S.OPEN:
+            return True
+        return cur is S.PENDING_CANCEL and target in (S.OPEN, S.PARTIALLY_FILLED)
+
+    def apply_fill(self, fill: Fill) -> None:
+        if fill.trade_id in self.seen_trades:
+            self.stats["duplicate_fills"] += 1
+            return
+        self.seen_trades.add(fill.trade_id)
+        o = self.orders.get(fill.client_order_id)
+        self._on_fill(fill)  # inventory first: money is updated the moment we see the fill
+        if o is None:
+            return
+        o.filled += fill.amount
+        o.unknown_since = None
+        if o.filled >= o.amount:
+            self._transition(o, S.FILLED, "")
+        elif o.state is S.PENDING_CANCEL:
+            self._transition(o, S.PENDING_CANCEL, "")
+        else:
+            self._transition(o, S.PARTIALLY_FILLED, "")
+
+    # ---------------------------------------------------------------- helpers
+    def _transition(self, o: TrackedOrder, dst: OrderState, reason: str) -> None:
+        try:
+            o.transition(dst, self.now(), reason)
+        except IllegalTransition as exc:
+            self.stats["illegal_transitions"] += 1
+            self._error("illegal_transition", str(exc), severity=Severity.ERROR)
+            return
+        if o.terminal:
+            self.orders.pop(o.client_order_id, None)
+            self.closed[o.client_order_id] = o
+            if len(self.closed) > CLOSED_KEEP:
+                self.closed.pop(next(iter(self.closed)))
+            if dst is S.CANCELED:
+                self.stats["orders_canceled"] += 1
+        self._emit_order(o, reason)
+        if self.on_change is not None:
+            self.on_change(o)
+
+    def _emit_order(self, o: TrackedOrder, reason: str = "") -> None:
+        self.bus.emit(
+            EventKind.ORDER,
+            self.bot,
+            Severity.DEBUG,
+            client_order_id=o.client_order_id,
+            side=o.side.value,
+            price=o.price,
+            amount=o.amount,
+            filled=o.filled,
+            status=o.state.value,
+            post_only=o.post_only,
+            tag=o.tag,
+            reason=reason,
+        )
+
+    def _emit_skip(self, req: OrderRequest, why: str) -> None:
+        self.bus.emit(
+            EventKind.WARNING,
+            self.bot,
+            Severity.INFO,
+            code="order_skipped",
+            side=req.side.value,
+            price=req.price,
+            amount=req.amount,
+            message=why,
+        )
+
+    def _error(self, code: str, message: str, severity: Severity = Severity.WARNING) -> None:
+        self.bus.emit(EventKind.ERROR, self.bot, severity, code=code, message=message)
