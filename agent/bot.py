@@ -19,11 +19,12 @@ from agent.client_ids import ClientIdFactory
 from agent.clock import Clock
 from agent.config import BotConfig
 from agent.events import EventBus, EventKind, Severity
+from agent.journal import Journal
 from agent.ledger import Ledger
 from agent.lifecycle import BotState, InvalidCommand, check
 from agent.model import ZERO, BookLevel, Fill, MarketRules, OrderBook, Side, TimeInForce
 from agent.order_manager import OrderManager, Plan, Want
-from agent.orders import TrackedOrder
+from agent.orders import OrderState, TrackedOrder
 from agent.strategy.grid import GridInputs, Ladder, compute_ladder
 from agent.strategy.volatility import RollingVolatility
 from agent.venues.base import (
@@ -105,6 +106,8 @@ class Bot:
         self._tasks: list[asyncio.Task[Any]] = []
         self._last_status_event = 0.0
         self.on_state: Callable[[BotState, BotState, str], None] | None = None
+        self.journal: Journal | None = None
+        self._restoring = False
 
     # ---------------------------------------------------------------- lifecycle
     def _set_state(self, dst: BotState, reason: str) -> None:
@@ -120,27 +123,48 @@ class Bot:
         if self.on_state is not None:
             self.on_state(src, dst, reason)
 
-    async def start(self) -> BotState:
-        """INIT -> SYNC_BALANCES -> START_QUOTING -> RUNNING (or an explicit restart)."""
+    async def start(self, reason: str = "start", *, paused: bool = False) -> BotState:
+        """INIT -> SYNC_BALANCES -> START_QUOTING -> RUNNING (or PAUSED when recovering a
+        paused bot). From STOPPED this is the explicit restart that a kill requires."""
         if self.state is B.STOPPED:
             self._set_state(B.INIT, "restart")
             self.killed = False
+            self._stopped = asyncio.Event()
         elif self.state is not B.INIT:
             raise InvalidCommand(f"cannot start while {self.state.value}")
         try:
-            self._set_state(B.SYNC_BALANCES, "start")
+            self._set_state(B.SYNC_BALANCES, reason)
             await self._sync()
             self._set_state(B.START_QUOTING, "balances and open orders synced")
-            if not self._tasks:
-                self._tasks = [
-                    asyncio.create_task(self._consume(), name=f"{self.name}-stream"),
-                    asyncio.create_task(self._ticker(), name=f"{self.name}-tick"),
-                ]
-            self._set_state(B.RUNNING, "quoting")
-            self.requote()
+            self._start_tasks()
+            if paused:
+                self._set_state(B.PAUSED, reason)
+            else:
+                self._set_state(B.RUNNING, "quoting")
+                self.requote()
         except VenueError as exc:
             await self._fail(f"start failed: {exc}")
         return self.state
+
+    async def recover_idle(self) -> BotState:
+        """After a restart of a bot that was stopped: reconcile with the venue, stay STOPPED."""
+        try:
+            self._set_state(B.SYNC_BALANCES, "recovered after restart")
+            await self._sync()
+            self._start_tasks()
+            self._set_state(B.STOPPED, "recovered after restart; was stopped")
+            await self._flatten()
+        except VenueError as exc:
+            await self._fail(f"recovery failed: {exc}")
+        self._stopped.set()
+        return self.state
+
+    def _start_tasks(self) -> None:
+        if not self._tasks:
+            self._tasks = [
+                asyncio.create_task(self._consume(), name=f"{self.name}-stream"),
+                asyncio.create_task(self._ticker(), name=f"{self.name}-tick"),
+            ]
 
     async def _sync(self) -> None:
         venue = self.venue
@@ -161,6 +185,11 @@ class Bot:
                 on_reject=self._on_reject,
             )
             self.om.on_change = self._on_order_change
+            self.om.holdings = lambda: (self.ledger.quote, self.ledger.base)
+            if self.journal is not None and self._restoring:
+                await self._restore(self.journal)
+                # The venue's balances already contain what happened while we were down.
+                self.ledger.reset_from(balances)
         # Orders with our prefix that we do not track (a previous run's) are cancelled.
         orphans = [
             o
@@ -181,6 +210,51 @@ class Bot:
             )
         book = await venue.fetch_order_book(self.symbol, 50)
         self._on_book(book)
+
+    def restore_from_journal(self) -> None:
+        """Marker for the host: `_sync` reloads in-flight orders when a journal is attached."""
+        self._restoring = True
+
+    async def _restore(self, journal: Journal) -> None:
+        """Reload our in-flight orders and seen fills, then reconcile both with the venue:
+        orders the venue no longer has are closed with their fills fetched; fills that
+        happened while we were down are applied once (dedup by trade id)."""
+        om = self.om
+        assert om is not None
+        om.seen_trades |= journal.trade_ids(self.name)
+        for jo in journal.orders(self.name, open_only=True, limit=100000):
+            o = TrackedOrder(
+                client_order_id=jo.client_order_id,
+                symbol=self.symbol,
+                side=Side(jo.side),
+                price=jo.price,
+                amount=jo.amount,
+                post_only=jo.post_only,
+                created_at=jo.created_at,
+                state=OrderState(jo.status),
+                venue_order_id=jo.venue_order_id,
+                filled=jo.filled,
+                updated_at=jo.updated_at,
+                tag=jo.tag,
+            )
+            om.orders[o.client_order_id] = o
+        last = journal.last_fill_at(self.name)
+        since = (last - 60.0) if last is not None else self.clock.now() - 86400.0
+        for fill in await self.venue.fetch_fills(self.symbol, since):
+            if self.ids.owns(fill.client_order_id):
+                om.apply_fill(fill)
+        for o in list(om.orders.values()):
+            await om._settle_missing(o)
+        restored = len(om.orders)
+        if restored:
+            self.bus.emit(
+                EventKind.WARNING,
+                self.name,
+                Severity.INFO,
+                code="orders_restored",
+                count=restored,
+                message="in-flight orders reloaded from the journal",
+            )
 
     async def pause(self, reason: str = "operator") -> BotState:
         check(self.state, B.PAUSED, "pause")
@@ -312,12 +386,12 @@ class Bot:
             self._dirty = True
             return
         plan = self.decide()
+        if plan is not None and not plan.empty:
+            plan = self.om.admit(plan)
+            self._sync_task = asyncio.create_task(self._execute(plan))
         if self.latencies_us is not None and self._book_arrived:
             self.latencies_us.append((time.perf_counter() - self._book_arrived) * 1e6)
-            self._book_arrived = 0.0
-        if plan is None or plan.empty:
-            return
-        self._sync_task = asyncio.create_task(self._execute(plan))
+        self._book_arrived = 0.0
 
     def decide(self) -> Plan | None:
         om, rules, book, mid = self.om, self.rules, self.book, self.mid
@@ -351,12 +425,12 @@ class Bot:
             Want(Side.SELL, q.price + bump[Side.SELL] * tick, q.amount, tif) for q in ladder.asks
         )
         bump[Side.BUY] = bump[Side.SELL] = 0
-        return om.plan(wants, mm.refresh_tolerance_pct)
+        return om.plan(wants, mm.refresh_tolerance_pct, mm.refresh_size_tolerance_pct)
 
     async def _execute(self, plan: Plan) -> None:
         assert self.om is not None
         try:
-            await self.om.execute(plan)
+            await self.om.send(plan)
         except VenueError as exc:
             self.bus.emit(
                 EventKind.ERROR, self.name, Severity.ERROR, code="sync_failed", message=str(exc)
@@ -412,7 +486,69 @@ class Bot:
         bids, asks = self.om.live_counts() if self.om is not None else (0, 0)
         self.uptime.mark(self.clock.monotonic(), self.state is B.RUNNING, bids > 0 and asks > 0)
 
+    # ---------------------------------------------------------------- configuration
+    def apply_config(self, config: BotConfig) -> None:
+        """Take a new configuration live; the next decision uses it."""
+        old = self.config
+        self.config = config
+        if old.market_making.volatility_window_seconds != (
+            config.market_making.volatility_window_seconds
+        ):
+            self.vol = RollingVolatility(config.market_making.volatility_window_seconds)
+        self.requote()
+
+    def preview(self, config: BotConfig) -> dict[str, Any] | None:
+        """The ladder `config` would place now (no orders are sent)."""
+        if self.rules is None or self.mid is None or self.book is None:
+            return None
+        lq, lb = self.om.locked() if self.om is not None else (ZERO, ZERO)
+        ladder = compute_ladder(
+            GridInputs(
+                config=config.market_making,
+                reference_price=self.mid,
+                inventory=self.ledger.inventory(lq, lb),
+                rules=self.rules,
+                volatility_pct_per_min=self.vol.pct_per_minute(),
+                best_bid=self.book.best_bid,
+                best_ask=self.book.best_ask,
+                seed=self.seed,
+            )
+        )
+        used_q, used_b = ladder.budget_used()
+        return {
+            "mid": self.mid,
+            "spread_pct": ladder.spread_pct,
+            "bids": [{"price": q.price, "amount": q.amount, "level": q.level} for q in ladder.bids],
+            "asks": [{"price": q.price, "amount": q.amount, "level": q.level} for q in ladder.asks],
+            "budget_used_quote": used_q,
+            "budget_used_base": used_b,
+            "dropped": [
+                {"side": s.value, "level": lv, "reason": why} for s, lv, why in ladder.dropped
+            ],
+        }
+
     # ---------------------------------------------------------------- reporting
+    def full_status(self) -> dict[str, Any]:
+        out = self.status_fields()
+        led = self.ledger
+        lq, lb = self.om.locked() if self.om is not None else (ZERO, ZERO)
+        out.update(
+            name=self.name,
+            symbol=self.symbol,
+            state_reason=self.state_reason,
+            killed=self.killed,
+            balances={
+                led.base_asset: {"total": led.base, "locked": lb, "free": led.base - lb},
+                led.quote_asset: {"total": led.quote, "locked": lq, "free": led.quote - lq},
+            },
+            pnl_today_quote=led.pnl_day(self.mid) if self.mid else ZERO,
+            fees_quote=led.fees_quote,
+            quote_uptime_pct=round(self.uptime.pct, 3),
+            base_share_pct=(led.inventory(lq, lb).base_share(self.mid) * 100 if self.mid else None),
+            inventory_target_base_pct=self.config.market_making.inventory_target_base_pct,
+        )
+        return out
+
     def status_fields(self) -> dict[str, Any]:
         bids, asks = self.om.live_counts() if self.om is not None else (0, 0)
         mid = self.mid or ZERO

@@ -119,6 +119,7 @@ class MarketMakingConfig(_Strict):
     inventory_target_base_pct: Annotated[Decimal, Field(ge=0, le=100)] = Decimal(50)
     post_only: bool = True
     refresh_tolerance_pct: Annotated[Decimal, Field(ge=0, le=10)] = Decimal("0.05")
+    refresh_size_tolerance_pct: Annotated[Decimal, Field(ge=0, le=50)] = Decimal(5)
     volatility_spread_factor: Annotated[Decimal, Field(ge=0, le=100)] = Decimal(1)
     volatility_window_seconds: Annotated[int, Field(ge=10, le=3600)] = 300
 

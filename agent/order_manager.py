@@ -1,17 +1,19 @@
 """Keeps the bot's live orders in line with the desired ladder, with the fewest venue calls.
 
-Decision (`plan`) is separate from I/O (`execute`), so it can be measured and tested alone.
+Decision (`plan`, `admit`) is separate from I/O (`send`), so it can be measured and tested alone.
 Orders follow the state table in `agent.orders`; venue reports that are merely late or repeated
 are recognised and dropped, anything else that breaks the table is raised as an error event.
 """
 
 from __future__ import annotations
 
+import asyncio
 import bisect
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Any
 
 from agent.client_ids import ClientIdFactory
 from agent.events import EventBus, EventKind, Severity
@@ -95,6 +97,8 @@ class OrderManager:
         self.pre_trade: PreTrade | None = None
         self.post_only_bump: dict[Side, int] = {Side.BUY: 0, Side.SELL: 0}
         self.on_change: Callable[[TrackedOrder], None] | None = None
+        # (quote, base) the account holds in total; lets creates overlap with cancels
+        self.holdings: Callable[[], tuple[Decimal, Decimal]] | None = None
 
     # ---------------------------------------------------------------- views
     def active(self) -> Iterable[TrackedOrder]:
@@ -124,7 +128,14 @@ class OrderManager:
         return self.orders.get(client_order_id) or self.closed.get(client_order_id)
 
     # ---------------------------------------------------------------- decision
-    def plan(self, wants: list[Want], tolerance_pct: Decimal, *, tag: str = "grid") -> Plan:
+    def plan(
+        self,
+        wants: list[Want],
+        tolerance_pct: Decimal,
+        size_tolerance_pct: Decimal | None = None,
+        *,
+        tag: str = "grid",
+    ) -> Plan:
         """Diff wanted orders against live ones of the same tag.
 
         A live order stays if some wanted order on its side is within the tolerance in both
@@ -132,6 +143,7 @@ class OrderManager:
         duplicated; orders being cancelled are ignored for matching.
         """
         tol = tolerance_pct / 100
+        size_tol = tol if size_tolerance_pct is None else size_tolerance_pct / 100
         plan = Plan()
         by_side: dict[Side, list[TrackedOrder]] = {Side.BUY: [], Side.SELL: []}
         for o in self.orders.values():
@@ -152,7 +164,7 @@ class OrderManager:
                 while i < len(live) and prices[i] <= w.price + slack:
                     if not used[i]:
                         o = live[i]
-                        if abs(o.remaining - w.amount) <= w.amount * tol:
+                        if abs(o.remaining - w.amount) <= w.amount * size_tol:
                             d = abs(prices[i] - w.price)
                             if best is None or d < best:
                                 best, hit = d, i
@@ -169,16 +181,15 @@ class OrderManager:
         return plan
 
     # ---------------------------------------------------------------- execution
-    async def execute(self, plan: Plan, *, tag: str = "grid") -> None:
-        """Cancels first, then creates; creates that fail the guards are skipped, not sent."""
-        if plan.cancels:
-            await self.cancel(plan.cancels)
-        if plan.creates:
-            await self.create(plan.creates, tag=tag)
+    def admit(self, plan: Plan, *, tag: str = "grid") -> Plan:
+        """Run the guards and record intent, synchronously (part of the decision path).
 
-    async def create(self, requests: list[OrderRequest], *, tag: str = "grid") -> None:
-        sendable: list[OrderRequest] = []
-        for req in requests:
+        Creates pass pre-trade risk (veto or clip) and the self-trade guard, then are tracked as
+        PENDING_NEW; cancels move to PENDING_CANCEL. What is returned is exactly what `send`
+        will hand to the venue.
+        """
+        admitted: list[OrderRequest] = []
+        for req in plan.creates:
             final = req
             if self.pre_trade is not None:
                 checked, why = self.pre_trade(req)
@@ -196,10 +207,47 @@ class OrderManager:
             o.tag = tag
             self.orders[o.client_order_id] = o
             self._emit_order(o)
-            sendable.append(final)
-        n = max_batch(self.venue.capabilities, "create")
-        for i in range(0, len(sendable), n):
-            await self._create_batch(sendable[i : i + n])
+            admitted.append(final)
+        cancels = []
+        for o in plan.cancels:
+            if o.terminal or o.state is S.PENDING_CANCEL:
+                continue
+            self._transition(o, S.PENDING_CANCEL, "")
+            cancels.append(o)
+        return Plan(cancels=cancels, creates=admitted, skipped=plan.skipped)
+
+    async def send(self, plan: Plan) -> None:
+        """Hand an admitted plan to the venue, in batches.
+
+        Cancels go first. When our holdings cover the new orders even before the cancelled
+        ones release their funds, the creates go out at the same time (no gap in the quotes);
+        otherwise they wait for the cancels to be confirmed.
+        """
+        cancels = self._batches(plan.cancels, "cancel", self._cancel_batch)
+        creates = self._batches(plan.creates, "create", self._create_batch)
+        if plan.cancels and plan.creates and self._fundable():
+            await asyncio.gather(cancels, creates)
+        else:
+            await cancels
+            await creates
+
+    async def _batches(self, items: list[Any], kind: str, call: Callable[[Any], Any]) -> None:
+        n = max_batch(self.venue.capabilities, kind)
+        for i in range(0, len(items), n):
+            await call(items[i : i + n])
+
+    def _fundable(self) -> bool:
+        if self.holdings is None:
+            return False
+        quote, base = self.holdings()
+        locked_q, locked_b = self.locked()
+        return locked_q <= quote and locked_b <= base
+
+    async def create(self, requests: list[OrderRequest], *, tag: str = "grid") -> None:
+        await self.send(self.admit(Plan(creates=requests), tag=tag))
+
+    async def cancel(self, orders: list[TrackedOrder]) -> None:
+        await self.send(self.admit(Plan(cancels=orders)))
 
     async def _create_batch(self, batch: list[OrderRequest]) -> None:
         self.stats["create_calls"] += 1
@@ -241,17 +289,6 @@ class OrderManager:
             self.post_only_bump[o.side] += 1  # re-price one tick safer next cycle
         self._transition(o, S.REJECTED, f"{code}: {message}" if message else code)
         self._on_reject(code, message)
-
-    async def cancel(self, orders: list[TrackedOrder]) -> None:
-        targets = []
-        for o in orders:
-            if o.terminal or o.state is S.PENDING_CANCEL:
-                continue
-            self._transition(o, S.PENDING_CANCEL, "")
-            targets.append(o)
-        n = max_batch(self.venue.capabilities, "cancel")
-        for i in range(0, len(targets), n):
-            await self._cancel_batch(targets[i : i + n])
 
     async def _cancel_batch(self, batch: list[TrackedOrder]) -> None:
         self.stats["cancel_calls"] += 1
@@ -420,6 +457,7 @@ class OrderManager:
             self.bot,
             Severity.DEBUG,
             client_order_id=o.client_order_id,
+            venue_order_id=o.venue_order_id,
             side=o.side.value,
             price=o.price,
             amount=o.amount,

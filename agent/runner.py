@@ -169,9 +169,7 @@ def status_line(bot: Bot) -> str:
     f = bot.status_fields()
     at = datetime.fromtimestamp(bot.clock.now(), UTC).strftime("%H:%M:%S")
     spread = f["spread"]
-    spread_pct = (
-        f"{(spread / f['mid'] * 100):.2f}%" if spread is not None and f["mid"] else "-"
-    )
+    spread_pct = f"{(spread / f['mid'] * 100):.2f}%" if spread is not None and f["mid"] else "-"
     return (
         f"{at} {bot.name} {f['state']:<8} mid {f['mid'] or '-'} spread {spread_pct} "
         f"orders {f['open_bids']}b/{f['open_asks']}a "

@@ -43,21 +43,29 @@ def test_yaml_floats_are_exact() -> None:
 @pytest.mark.parametrize(
     ("data", "expected"),
     [
-        (_with("market_making", spread_min_pct=3, spread_max_pct=2),
-         "market_making.spread_min_pct: must be <= spread_max_pct"),
+        (
+            _with("market_making", spread_min_pct=3, spread_max_pct=2),
+            "market_making.spread_min_pct: must be <= spread_max_pct",
+        ),
         (_with("market_making", buy_order_min=300), "market_making.buy_order_min: must be <="),
-        (_with("market_making", sell_order_min=200000),
-         "market_making.sell_order_min: must be <= sell_order_max"),
+        (
+            _with("market_making", sell_order_min=200000),
+            "market_making.sell_order_min: must be <= sell_order_max",
+        ),
         (_with("market_making", levels_up=-1), "market_making.levels_up: must be >= 0"),
         (_with("market_making", levels_up=5000), "market_making.levels_up: must be <= 100"),
         (_with("market_making", step_pct=0), "market_making.step_pct: must be > 0"),
         (_with("market_making", budget_quote=-5), "market_making.budget_quote: must be >= 0"),
         (_with("market_making", distribution="WAVY"), "market_making.distribution: must be one of"),
         (_with("market_making", spred_min_pct=1), "market_making.spred_min_pct: unknown field"),
-        (_with("market_making", levels_up=0, levels_down=0),
-         "market_making.levels_up: levels_up and levels_down cannot both be 0"),
-        (_with("market_making", budget_quote=1, budget_base=1),
-         "market_making.budget_quote: no side can trade"),
+        (
+            _with("market_making", levels_up=0, levels_down=0),
+            "market_making.levels_up: levels_up and levels_down cannot both be 0",
+        ),
+        (
+            _with("market_making", budget_quote=1, budget_base=1),
+            "market_making.budget_quote: no side can trade",
+        ),
         (_with("market_making", skew_factor=2), "market_making.skew_factor: must be <= 1"),
         (_with("volume", trade_min=100, trade_max=50), "volume.trade_min: must be <= trade_max"),
         (_with("volume", active_windows=["11:00-07:00"]), "volume.active_windows: window"),
@@ -97,9 +105,23 @@ def test_cli_exits_2_naming_the_field(tmp_path: Path, ushark_yaml: Path) -> None
     bad = tmp_path / "bad.yaml"
     bad.write_text(yaml.safe_dump(data))
     proc = subprocess.run(
-        [sys.executable, "-m", "mmbot.cli", "agent", "run", "--config", str(bad),
-         "--speed", "max", "--duration", "10", "--json"],
-        capture_output=True, text=True, timeout=60,
+        [
+            sys.executable,
+            "-m",
+            "mmbot.cli",
+            "agent",
+            "run",
+            "--config",
+            str(bad),
+            "--speed",
+            "max",
+            "--duration",
+            "10",
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert proc.returncode == 2
     assert "market_making.spread_min_pct: must be <= spread_max_pct" in proc.stderr
@@ -108,8 +130,19 @@ def test_cli_exits_2_naming_the_field(tmp_path: Path, ushark_yaml: Path) -> None
 
 def test_cli_usage_error_exits_2(ushark_yaml: Path) -> None:
     proc = subprocess.run(
-        [sys.executable, "-m", "mmbot.cli", "agent", "run", "--config", str(ushark_yaml),
-         "--speed", "warp"],
-        capture_output=True, text=True, timeout=60,
+        [
+            sys.executable,
+            "-m",
+            "mmbot.cli",
+            "agent",
+            "run",
+            "--config",
+            str(ushark_yaml),
+            "--speed",
+            "warp",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert proc.returncode == 2

@@ -346,9 +346,7 @@ class MatchingEngine:
     def balances(self, account_id: str) -> dict[str, Balance]:
         acct = self._account(account_id)
         assets = dict.fromkeys([*acct.free, *acct.locked])
-        return {
-            a: Balance(a, acct.free.get(a, ZERO), acct.locked.get(a, ZERO)) for a in assets
-        }
+        return {a: Balance(a, acct.free.get(a, ZERO), acct.locked.get(a, ZERO)) for a in assets}
 
     def asset_totals(self) -> dict[str, Decimal]:
         """Free + locked over all accounts plus collected fees: constant under every operation."""
@@ -414,7 +412,9 @@ class MatchingEngine:
         order = self._find(account_id, venue_order_id, client_order_id)
         return order.view(self.rules.symbol) if order else None
 
-    def trades(self, account_id: str | None = None, since: float | None = None) -> list[TradeRecord]:
+    def trades(
+        self, account_id: str | None = None, since: float | None = None
+    ) -> list[TradeRecord]:
         """Trades (of one account if given) with `at >= since`, oldest first."""
         tape = self._trades if account_id is None else self._account(account_id).trades
         if since is None:
@@ -448,7 +448,8 @@ class MatchingEngine:
         if tif is TimeInForce.POST_ONLY and self._would_take(side, key):
             return _reject(
                 VenueErrorCode.POST_ONLY_WOULD_TAKE,
-                f"post-only {side} at {price} would take (bid {self.best_bid}, ask {self.best_ask})",
+                f"post-only {side} at {price} would take "
+                f"(bid {self.best_bid}, ask {self.best_ask})",
             )
         q = self.rules.quote
         b = self.rules.base
@@ -509,7 +510,9 @@ class MatchingEngine:
         acct = self._account(account_id)
         order = self._find(account_id, venue_order_id, client_order_id)
         if order is None:
-            return CancelOutcome(False, error=VenueErrorCode.ORDER_NOT_FOUND, message="unknown order")
+            return CancelOutcome(
+                False, error=VenueErrorCode.ORDER_NOT_FOUND, message="unknown order"
+            )
         if order.status is not VenueOrderStatus.OPEN:
             return CancelOutcome(
                 False,

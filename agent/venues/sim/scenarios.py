@@ -105,7 +105,8 @@ class PriceProcess(_Strict):
 
 class LiquidityProvider(_Strict):
     """A third-party quoter: `levels` orders per side around the fair price, re-quoted at
-    exponential intervals (mean `refresh_seconds`), so its quotes lag fast moves a little."""
+    exponential intervals (mean `refresh_seconds`) and at once when the fair price has moved
+    `requote_move_pct` since its last quotes, so its quotes lag fast moves only a little."""
 
     name: str
     levels: Annotated[int, Field(ge=1, le=100)] = 5
@@ -114,6 +115,7 @@ class LiquidityProvider(_Strict):
     notional_min: PosDecimal = Decimal(20)  # per order, in quote
     notional_max: PosDecimal = Decimal(120)
     refresh_seconds: PosFloat = 4.0
+    requote_move_pct: PosFloat = 0.5  # re-quote at once when fair moved this far since
 
     @model_validator(mode="after")
     def _cross(self) -> Self:
@@ -220,10 +222,14 @@ class ScenarioError(ConfigError):
 def builtin_scenarios() -> list[str]:
     """Names of the scenarios shipped with the package."""
     folder = resources.files(__package__ or "agent.venues.sim") / "scenarios"
-    return sorted(p.name.removesuffix(".yaml") for p in folder.iterdir() if p.name.endswith(".yaml"))
+    return sorted(
+        p.name.removesuffix(".yaml") for p in folder.iterdir() if p.name.endswith(".yaml")
+    )
 
 
-def parse_scenario(data: Any, *, source: str = "scenario", default_name: str = "custom") -> Scenario:
+def parse_scenario(
+    data: Any, *, source: str = "scenario", default_name: str = "custom"
+) -> Scenario:
     """Validate already-parsed YAML/JSON data into a Scenario."""
     if data is None:
         data = {}
