@@ -103,7 +103,7 @@ def test_lifecycle_quotes_fills_pauses_resumes_stops() -> None:
         with pytest.raises(InvalidCommand, match="cannot pause while STOPPED"):
             await bot.pause()
 
-    bot, venue, events = _run(body)
+    _bot, venue, events = _run(body)
     assert seen["fills_running"] > 0
     assert seen["bids_asks"] == (10, 10)
     mine, theirs = seen["consistent"]
@@ -171,7 +171,7 @@ def test_rejects_are_recorded_and_quoting_recovers() -> None:
         await asyncio.sleep(30)
         await _settled(bot)
 
-    bot, venue, events = _run(body)
+    bot, _venue, events = _run(body)
     rejected = [e for e in events if e.kind is EventKind.ORDER and e.data["status"] == "REJECTED"]
     assert len(rejected) == 5
     assert all("REJECTED" in e.data["reason"] for e in rejected)
@@ -193,10 +193,13 @@ def test_create_timeout_is_reconciled_not_resubmitted() -> None:
         await _settled(bot)
 
     bot, venue, events = _run(body)
-    after = events[seen["from"]:]
+    after = events[seen["from"] :]
     assert any(e.kind is EventKind.ERROR and e.data["code"] == "create_timeout" for e in after)
-    first_batch = [e.data["client_order_id"] for e in after
-                   if e.kind is EventKind.ORDER and e.data["status"] == "PENDING_NEW"][:10]
+    first_batch = [
+        e.data["client_order_id"]
+        for e in after
+        if e.kind is EventKind.ORDER and e.data["status"] == "PENDING_NEW"
+    ][:10]
     assert bot.om is not None
     # The venue did receive them; they are known to the bot as placed, never sent twice.
     for cid in first_batch:

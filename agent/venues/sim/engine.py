@@ -526,7 +526,7 @@ class MatchingEngine:
         self._flush()
         return CancelOutcome(True, order=view)
 
-    def cancel_all(self, account_id: str, *, now: float) -> list[VenueOrder]:
+    def cancel_all(self, account_id: str, now: float) -> list[VenueOrder]:
         """Cancel every open order of the account; returns their final states."""
         acct = self._account(account_id)
         views = [self._cancel_open(acct, o, now) for o in list(acct.open.values())]
@@ -717,7 +717,9 @@ class MatchingEngine:
             self._pending.append(event)
 
     def _flush(self) -> None:
-        """Deliver an operation's events only once its state changes are complete."""
+        """Deliver an operation's events only once its state changes are complete, so a
+        listener may read balances or the book. A listener that raises propagates to the
+        caller of the operation, which has already taken effect."""
         events, self._pending = self._pending, []
         for event in events:
             for listener in self.listeners:

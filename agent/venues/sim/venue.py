@@ -76,7 +76,7 @@ class SimFaults:
     stall_market_data: bool = False
     """While true, no BookUpdate or TradeUpdate is delivered (they are dropped, not queued),
     as when a market-data feed silently stops; account events and REST calls still work.
-    The next book publish after it is cleared sends the current book."""
+    Once cleared, the next publish interval sends the current book (if it changed)."""
 
 
 class SimVenue(Venue):
@@ -295,7 +295,8 @@ class SimVenue(Venue):
             raise RuntimeError("SimVenue not started")
         queue: asyncio.Queue[VenueEvent | None] = asyncio.Queue()
         self._subscribers[queue] = -1
-        self._deliver(BookUpdate(self._snapshot(STREAM_DEPTH)), target=queue)
+        if not self.faults.stall_market_data:
+            self._deliver(BookUpdate(self._snapshot(STREAM_DEPTH)), target=queue)
         try:
             while True:
                 event = await queue.get()
