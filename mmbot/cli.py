@@ -93,8 +93,11 @@ def agent_run(
     else:
         typer.echo(
             f"stopped: state {result['state']}, fills {result['fills']}, "
-            f"volume {result['volume_quote']} {cfg.bot.quote}, pnl {result['pnl_quote']}, "
-            f"uptime {result['quote_uptime_pct']}%"
+            f"volume {result['volume_quote']:.2f} {cfg.bot.quote}, "
+            f"fees {result['fees_quote']:.4f} {cfg.bot.quote}, "
+            f"pnl {result['pnl_quote']:+.4f} {cfg.bot.quote}, "
+            f"uptime {result['quote_uptime_pct']:.2f}%, open orders left "
+            f"{result['open_orders_after_stop']}"
         )
     raise typer.Exit(0 if result["state"] == "STOPPED" else 1)
 
