@@ -173,10 +173,10 @@ class RiskEngine:
         if self.book_at is None or at > self.book_at:
             self.book_at = at
             self._update_fresh()
-        if mid is None:
-            return
-        self.mid = mid
         mids = self._mids
+        if mid is None or (mids and at < mids[-1][0]):
+            return  # one-sided, or a late book: keeps the mid history in time order
+        self.mid = mid
         mids.append((at, mid))
         self._prune_mids(at)
 
