@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -17,14 +18,16 @@ from typing import Any
 
 from agent.client_ids import ClientIdFactory
 from agent.clock import Clock
-from agent.config import BotConfig
+from agent.config import BotConfig, BreachAction
 from agent.events import EventBus, EventKind, Severity
 from agent.journal import Journal
 from agent.ledger import Ledger
 from agent.lifecycle import BotState, InvalidCommand, check
-from agent.model import ZERO, BookLevel, Fill, MarketRules, OrderBook, Side, TimeInForce
+from agent.model import ZERO, Fill, MarketRules, OrderBook, OrderRequest, Side, TimeInForce
 from agent.order_manager import OrderManager, Plan, Want
 from agent.orders import OrderState, TrackedOrder
+from agent.pricing import PriceBoard, own_levels
+from agent.risk import Breach, PreTradeContext, RiskEngine
 from agent.strategy.grid import GridInputs, Ladder, compute_ladder
 from agent.strategy.volatility import RollingVolatility
 from agent.venues.base import (
@@ -38,6 +41,7 @@ from agent.venues.base import (
     VenueError,
     VenueErrorCode,
 )
+from agent.volume_runner import VolumeRunner
 
 B = BotState
 TICK_SECONDS = 0.25
@@ -99,6 +103,12 @@ class Bot:
         self.latencies_us: list[float] | None = [] if record_latency else None
         self.stream_up = True
         self.killed = False
+        self.risk: RiskEngine | None = None
+        self.prices = PriceBoard(config.pricing)
+        self.breaches: list[Breach] = []
+        self.risk_paused = False  # PAUSED by a breach (auto-resume may apply)
+        self.rng = random.Random(seed)
+        self.volume: VolumeRunner | None = None
         self._sync_task: asyncio.Task[None] | None = None
         self._dirty = False
         self._book_arrived = 0.0
@@ -137,6 +147,10 @@ class Bot:
             await self._sync()
             self._set_state(B.START_QUOTING, "balances and open orders synced")
             self._start_tasks()
+            self.breaches_since_start = 0
+            if self.risk is not None:
+                self.risk.resume(self.clock.now())
+            self.risk_paused = False
             if paused:
                 self._set_state(B.PAUSED, reason)
             else:
@@ -165,6 +179,10 @@ class Bot:
                 asyncio.create_task(self._consume(), name=f"{self.name}-stream"),
                 asyncio.create_task(self._ticker(), name=f"{self.name}-tick"),
             ]
+            if self.volume is not None:
+                self._tasks.append(
+                    asyncio.create_task(self.volume.run(), name=f"{self.name}-volume")
+                )
 
     async def _sync(self) -> None:
         venue = self.venue
@@ -186,6 +204,9 @@ class Bot:
             )
             self.om.on_change = self._on_order_change
             self.om.holdings = lambda: (self.ledger.quote, self.ledger.base)
+            self.om.pre_trade = self._pre_trade
+            self.risk = RiskEngine(self.config.risk, self.rules)
+            self.volume = VolumeRunner(self)
             if self.journal is not None and self._restoring:
                 await self._restore(self.journal)
                 # The venue's balances already contain what happened while we were down.
@@ -264,6 +285,9 @@ class Bot:
 
     async def resume(self, reason: str = "operator") -> BotState:
         check(self.state, B.RUNNING, "resume")
+        if self.risk is not None:
+            self.risk.resume(self.clock.now())  # re-arms every rule; a live cause re-breaches
+        self.risk_paused = False
         self._set_state(B.RUNNING, reason)
         self.requote()
         return self.state
@@ -340,8 +364,10 @@ class Bot:
             elif isinstance(ev, OrderUpdate):
                 if self.om is not None:
                     self.om.apply_venue_order(ev.order)
-            elif isinstance(ev, TradeUpdate | BalanceUpdate):
-                pass  # the ledger is driven by our own fills; public trades feed pricing later
+            elif isinstance(ev, TradeUpdate):
+                self.prices.on_trade(ev.trade)
+            elif isinstance(ev, BalanceUpdate):
+                pass  # the ledger is driven by our own fills (exact, never behind them)
             elif isinstance(ev, StreamStatus):
                 self.stream_up = ev.up
                 sev = Severity.INFO if ev.up else Severity.WARNING
@@ -355,27 +381,22 @@ class Bot:
                 )
 
     def _on_book(self, book: OrderBook) -> None:
+        """Feed the price sources with the book minus our own orders (our quotes must not
+        chase themselves), and the risk engine with the resulting market mid."""
         self.book = book
-        mid = self._market_mid(book)
+        now = self.clock.now()
+        own = own_levels(self.om.active()) if self.om is not None else None
+        self.prices.on_book(book, now, own)
+        point = self.prices.mid.current()
+        mid = point.price if point is not None else book.mid
         if mid is not None:
             self.mid = mid
             self.vol.add(book.at, mid)
-
-    def _market_mid(self, book: OrderBook) -> Decimal | None:
-        """Mid of the book without our own orders (our quotes must not chase themselves);
-        falls back to the full book's mid when others quote only one side."""
-        if self.om is None:
-            return book.mid
-        own: dict[tuple[Side, Decimal], Decimal] = {}
-        for o in self.om.active():
-            if o.live:
-                key = (o.side, o.price)
-                own[key] = own.get(key, ZERO) + o.remaining
-        bid = _first_foreign(book.bids, own, Side.BUY)
-        ask = _first_foreign(book.asks, own, Side.SELL)
-        if bid is not None and ask is not None and bid < ask:
-            return (bid + ask) / 2
-        return book.mid
+        if self.risk is not None:
+            self.risk.on_book(mid, now)
+            ref = self.prices.risk_reference(now)
+            if ref is not None:
+                self.risk.on_reference(ref.price, ref.at)
 
     # ---------------------------------------------------------------- decisions
     def requote(self) -> None:
@@ -394,9 +415,11 @@ class Bot:
         self._book_arrived = 0.0
 
     def decide(self) -> Plan | None:
-        om, rules, book, mid = self.om, self.rules, self.book, self.mid
-        if om is None or rules is None or book is None or mid is None:
-            return None
+        om, rules, book = self.om, self.rules, self.book
+        point = self.prices.quote_price(self.clock.now())
+        if om is None or rules is None or book is None or point is None:
+            return None  # no fresh reference price: do not quote
+        mid = point.price
         mm = self.config.market_making
         lq, lb = om.locked()
         inv = self.ledger.inventory(lq, lb)
@@ -447,15 +470,85 @@ class Bot:
             await asyncio.sleep(TICK_SECONDS)
             if self.om is not None:
                 await self.om.reconcile()
+            await self._check_risk()
+            if self.volume is not None:
+                self.volume.tick()
             self._mark_uptime()
             now = self.clock.now()
             if now - self._last_status_event >= STATUS_EVENT_SECONDS:
                 self._last_status_event = now
                 self.bus.emit(EventKind.STATUS, self.name, Severity.DEBUG, **self.status_fields())
 
+    def _pre_trade(
+        self, req: OrderRequest, open_orders: int, quote_locked: Decimal
+    ) -> tuple[OrderRequest | None, str]:
+        risk, book = self.risk, self.book
+        if risk is None:
+            return req, ""
+        now = self.clock.now()
+        ref = self.prices.risk_reference(now)
+        ctx = PreTradeContext(
+            now=now,
+            open_orders=open_orders,
+            quote_total=self.ledger.quote,
+            quote_locked=quote_locked,
+            reference=ref.price if ref is not None else None,
+            best_bid=book.best_bid if book is not None else None,
+            best_ask=book.best_ask if book is not None else None,
+        )
+        decision = risk.pre_trade(req, ctx)
+        return decision.apply(req), decision.reason
+
+    # ---------------------------------------------------------------- risk
+    async def _check_risk(self) -> None:
+        risk, om = self.risk, self.om
+        if risk is None or om is None:
+            return
+        now = self.clock.now()
+        if risk.is_new_day(now):
+            first = risk.day is None
+            risk.reset_day(now)
+            if not first:
+                self.ledger.new_day()
+                self.bus.emit(
+                    EventKind.RISK,
+                    self.name,
+                    Severity.INFO,
+                    code="new_day",
+                    message="UTC day rollover: daily counters reset",
+                )
+        count = sum(1 for _ in om.active())
+        lq, _ = om.locked()
+        risk.on_open_orders(count, now)
+        risk.on_balance(self.ledger.quote, lq, now)
+        if self.mid is not None:
+            risk.on_pnl(self.ledger.pnl_day(self.mid), now)
+        for breach in risk.check(now):
+            await self._on_breach(breach)
+        if self.state is B.PAUSED and self.risk_paused and risk.can_auto_resume(now):
+            await self.resume("auto-resume: every breach cause has cleared")
+
+    async def _on_breach(self, b: Breach) -> None:
+        self.breaches.append(b)
+        severity = Severity.WARNING if b.action is BreachAction.PAUSE else Severity.CRITICAL
+        self.bus.emit(EventKind.RISK, self.name, severity, **b.fields())
+        reason = f"risk: {b.rule.value} {b.value} > {b.limit}"
+        if b.action is BreachAction.PAUSE:
+            if self.state is B.RUNNING:
+                await self.pause(reason)
+                self.risk_paused = True
+            else:
+                await self._flatten()
+        elif self.state is not B.STOPPED or self.om is not None:
+            await self.kill(f"{reason} ({b.action.value})")
+
     # ---------------------------------------------------------------- callbacks
     def _on_fill(self, fill: Fill) -> None:
         self.ledger.apply(fill)
+        if self.volume is not None and self.om is not None:
+            o = self.om.get(fill.client_order_id)
+            if o is not None and o.tag == "volume":
+                self.volume.on_fill(fill)
         self.bus.emit(
             EventKind.FILL,
             self.name,
@@ -476,11 +569,14 @@ class Bot:
             self.requote()  # a filled/cancelled level is replaced right away
 
     def _on_api_error(self, code: str) -> None:
+        if self.risk is not None:
+            self.risk.on_api_error(self.clock.now())
         if code == VenueErrorCode.AUTH:
             asyncio.get_running_loop().create_task(self._fail("authentication failed"))
 
     def _on_reject(self, code: str, message: str) -> None:
-        pass
+        if self.risk is not None:
+            self.risk.on_reject(self.clock.now())
 
     def _mark_uptime(self) -> None:
         bids, asks = self.om.live_counts() if self.om is not None else (0, 0)
@@ -495,6 +591,16 @@ class Bot:
             config.market_making.volatility_window_seconds
         ):
             self.vol = RollingVolatility(config.market_making.volatility_window_seconds)
+        if old.pricing != config.pricing:
+            self.prices = PriceBoard(config.pricing)
+            if self.book is not None:
+                self._on_book(self.book)
+        if old.risk != config.risk and self.rules is not None:
+            self.risk = RiskEngine(config.risk, self.rules)
+            if self.book is not None:
+                self._on_book(self.book)
+        if old.volume != config.volume and self.volume is not None:
+            self.volume.reconfigure(config.volume)
         self.requote()
 
     def preview(self, config: BotConfig) -> dict[str, Any] | None:
@@ -546,8 +652,40 @@ class Bot:
             quote_uptime_pct=round(self.uptime.pct, 3),
             base_share_pct=(led.inventory(lq, lb).base_share(self.mid) * 100 if self.mid else None),
             inventory_target_base_pct=self.config.market_making.inventory_target_base_pct,
+            risk=self.risk_report(),
+            volume=self.volume.progress() if self.volume is not None else None,
+            prices=[
+                {"source": p.source.value, "price": p.price, "at": p.at, "fresh": p.fresh}
+                for p in self.prices.status(self.clock.now())
+            ],
+            ladder=self.ladder_report(),
         )
         return out
+
+    def risk_report(self) -> dict[str, Any]:
+        """Every rule's value, limit and OK/WARN/BREACHED, and all breaches of this run."""
+        now = self.clock.now()
+        rules = [s.fields() for s in self.risk.status(now)] if self.risk is not None else []
+        breached = any(r["state"] == "BREACHED" for r in rules)
+        warn = any(r["state"] == "WARN" for r in rules)
+        return {
+            "status": "BREACHED" if breached else "WARN" if warn else "OK",
+            "halted": self.risk.halted if self.risk is not None else False,
+            "rules": rules,
+            "breaches": [dict(b.fields(), at=b.at) for b in self.breaches],
+        }
+
+    def ladder_report(self) -> dict[str, Any] | None:
+        if self.ladder is None:
+            return None
+        lad = self.ladder
+        return {
+            "spread_pct": lad.spread_pct,
+            "center": lad.center,
+            "skew": lad.skew,
+            "bids": [{"price": q.price, "amount": q.amount} for q in lad.bids],
+            "asks": [{"price": q.price, "amount": q.amount} for q in lad.asks],
+        }
 
     def status_fields(self) -> dict[str, Any]:
         bids, asks = self.om.live_counts() if self.om is not None else (0, 0)
@@ -567,12 +705,3 @@ class Bot:
             "fills": self.ledger.fills,
             "volume_quote": self.ledger.volume_quote,
         }
-
-
-def _first_foreign(
-    levels: tuple[BookLevel, ...], own: dict[tuple[Side, Decimal], Decimal], side: Side
-) -> Decimal | None:
-    for lvl in levels:
-        if lvl.amount > own.get((side, lvl.price), ZERO):
-            return lvl.price
-    return None

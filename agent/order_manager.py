@@ -62,7 +62,8 @@ class Plan:
         return not self.cancels and not self.creates
 
 
-PreTrade = Callable[[OrderRequest], tuple[OrderRequest | None, str]]
+# (request, own orders open or in flight, quote they lock) -> (request to send or None, reason)
+PreTrade = Callable[[OrderRequest, int, Decimal], tuple[OrderRequest | None, str]]
 
 
 class OrderManager:
@@ -189,10 +190,12 @@ class OrderManager:
         will hand to the venue.
         """
         admitted: list[OrderRequest] = []
+        open_count = len(self.orders)
+        quote_locked = self.locked()[0] if self.pre_trade is not None else ZERO
         for req in plan.creates:
             final = req
             if self.pre_trade is not None:
-                checked, why = self.pre_trade(req)
+                checked, why = self.pre_trade(req, open_count, quote_locked)
                 if checked is None:
                     self.stats["vetoed"] += 1
                     self._emit_skip(req, why)
@@ -208,6 +211,9 @@ class OrderManager:
             self.orders[o.client_order_id] = o
             self._emit_order(o)
             admitted.append(final)
+            open_count += 1
+            if final.side is Side.BUY:
+                quote_locked += final.price * final.amount
         cancels = []
         for o in plan.cancels:
             if o.terminal or o.state is S.PENDING_CANCEL:

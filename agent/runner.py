@@ -122,6 +122,8 @@ def open_orders(bot: Bot) -> list[dict[str, Any]]:
 def summary(bot: Bot, venue: Venue, before_stop: list[dict[str, Any]]) -> dict[str, Any]:
     led = bot.ledger
     mid = bot.mid or ZERO
+    risk = bot.risk_report()
+    volume = bot.volume.progress() if bot.volume is not None else {}
     rules = bot.rules
     stats = bot.om.stats if bot.om is not None else {}
     balances: dict[str, dict[str, Decimal]] = {
@@ -154,6 +156,23 @@ def summary(bot: Bot, venue: Venue, before_stop: list[dict[str, Any]]) -> dict[s
         "self_trades": getattr(venue, "self_trades", None),
         "quote_uptime_pct": round(bot.uptime.pct, 3),
         "venue_calls": dict(sorted(venue.calls.items())),
+        "risk": {
+            "status": risk["status"],
+            "rules": risk["rules"],
+            "breaches": [
+                {k: b[k] for k in ("rule", "value", "limit", "action", "at")}
+                for b in risk["breaches"]
+            ],
+        },
+        "volume": {
+            "enabled": bot.config.volume.enabled,
+            "target": bot.config.volume.daily_notional,
+            "done": volume.get("done", ZERO),
+            "taker_trades": volume.get("taker_trades", 0),
+            "maker_trades": volume.get("maker_trades", 0),
+            "self_trades": getattr(venue, "self_trades", None),
+            "disabled_reason": volume.get("disabled_reason", ""),
+        },
     }
 
 

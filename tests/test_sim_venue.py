@@ -258,7 +258,7 @@ def test_stream_delivers_book_trades_and_own_account_events() -> None:
         assert kinds[0] is BookUpdate
         books = [(t, e.book) for t, e in events if isinstance(e, BookUpdate)]
         seqs = [b.seq for _, b in books]
-        assert seqs == sorted(set(seqs)) and len(books) > 10
+        assert seqs == sorted(seqs) and len(set(seqs)) > 10  # heartbeats repeat a seq
         interval = venue.scenario.book_publish_ms / 1000
         gaps = [b2[0] - b1[0] for b1, b2 in itertools.pairwise(books[1:])]
         assert min(gaps) >= interval - venue.scenario.latency.market_data_jitter_ms / 500

@@ -200,6 +200,8 @@ class Scenario(_Strict):
     takers: Takers = Field(default_factory=Takers)
     latency: Latency = Field(default_factory=Latency)
     book_publish_ms: Annotated[float, Field(gt=0, le=60_000)] = 100.0
+    # an unchanged book is re-sent this often, as a live feed's heartbeat
+    book_heartbeat_ms: Annotated[float, Field(gt=0, le=60_000)] = 1000.0
     shocks: list[Shock] = Field(default_factory=list)
     bot_balances: dict[str, NonNegDecimal] = Field(default_factory=_default_bot_balances)
 

@@ -368,16 +368,22 @@ class SimVenue(Venue):
             self._deliver(BalanceUpdate(self.engine.balances(self.account)))
 
     async def _publish_books(self) -> None:
-        """Publish the book every interval, only when it changed since the last publish."""
+        """Publish the book every interval when it changed, and at least every heartbeat
+        interval when it did not: a quiet market is not a dead feed, and the bot's stale-data
+        rule must only fire when the feed itself stops."""
         interval = self.scenario.book_publish_ms / 1000
+        heartbeat = self.scenario.book_heartbeat_ms / 1000
+        last = -1e18
         while True:
             await asyncio.sleep(interval)
             if not self._subscribers or self.faults.stall_market_data:
                 continue
             version = self.engine.book_version
-            if version == self._published_version:
+            now = asyncio.get_running_loop().time()
+            if version == self._published_version and now - last < heartbeat:
                 continue
             self._published_version = version
+            last = now
             self._deliver(BookUpdate(self._snapshot(STREAM_DEPTH)))
 
     def _deliver(
@@ -405,8 +411,9 @@ class SimVenue(Venue):
             if q not in self._subscribers:
                 continue  # the consumer went away before delivery
             if isinstance(event, BookUpdate):
-                # a new subscriber's first snapshot may be newer than a publish in flight
-                if event.book.seq <= self._subscribers[q]:
+                # a new subscriber's first snapshot may be newer than a publish in flight;
+                # an equal seq is a heartbeat of an unchanged book and is delivered
+                if event.book.seq < self._subscribers[q]:
                     continue
                 self._subscribers[q] = event.book.seq
             q.put_nowait(event)
