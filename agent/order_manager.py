@@ -349,6 +349,7 @@ class OrderManager:
             open_orders = await self.venue.fetch_open_orders(self.symbol)
         except VenueError as exc:
             self._error("confirm_failed", str(exc))
+            self._on_api_error(exc.code.value)
             return False
         ours = {vo.client_order_id for vo in open_orders if self.ids.owns(vo.client_order_id)}
         for vo in open_orders:
@@ -372,6 +373,7 @@ class OrderManager:
             vo = await self.venue.fetch_order(self.symbol, o.client_order_id)
         except VenueError as exc:
             self._error("reconcile_failed", f"{o.client_order_id}: {exc}")
+            self._on_api_error(exc.code.value)
             return
         o.unknown_since = None
         if vo is None:

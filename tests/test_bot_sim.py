@@ -3,73 +3,26 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from agent.bot import Bot
-from agent.clock import Clock, run
-from agent.config import BotConfig, load_config
-from agent.events import Event, EventBus, EventKind
+from agent.config import BotConfig
+from agent.events import Event, EventKind
 from agent.lifecycle import BotState, InvalidCommand
 from agent.model import Side
 from agent.orders import OrderState
-from agent.venues.sim import SimVenue, load_scenario
+from agent.venues.sim import SimVenue
+from tests.simrun import START, example_config, run_bot, settled, venue_open_ids
 
-ROOT = Path(__file__).resolve().parent.parent
-START = 1_800_000_000.0
+_run = run_bot
+_settled = settled
+_venue_open_ids = venue_open_ids
 
 
 def _config(**mm: Any) -> BotConfig:
-    cfg = load_config(ROOT / "examples" / "ushark.yaml")
-    if mm:
-        cfg = cfg.model_copy(update={"market_making": cfg.market_making.model_copy(update=mm)})
-    return cfg
-
-
-Scenario = Callable[[Bot, SimVenue, list[Event]], Awaitable[None]]
-
-
-def _run(
-    body: Scenario, *, scenario: str = "calm", seed: int = 3, config: BotConfig | None = None
-) -> tuple[Bot, SimVenue, list[Event]]:
-    events: list[Event] = []
-
-    async def main() -> tuple[Bot, SimVenue]:
-        clock = Clock(asyncio.get_running_loop(), START)
-        bus = EventBus(clock.now)
-        bus.subscribe(events.append)
-        venue = SimVenue(load_scenario(scenario), seed=seed, clock=clock)
-        bot = Bot(config or _config(), venue, bus, clock, seed=seed)
-        await venue.start()
-        try:
-            await bot.start()
-            await body(bot, venue, events)
-        finally:
-            await bot.close()
-            await venue.close()
-        return bot, venue
-
-    bot, venue = run(main(), virtual=True)
-    return bot, venue, events
-
-
-async def _settled(bot: Bot, limit: float = 30.0) -> None:
-    """Wait (virtual time) until no order of the bot is in flight."""
-    assert bot.om is not None
-    waited = 0.0
-    while any(
-        o.state in (OrderState.PENDING_NEW, OrderState.PENDING_CANCEL) for o in bot.om.active()
-    ):
-        await asyncio.sleep(0.01)
-        waited += 0.01
-        assert waited < limit, "orders stayed in flight"
-
-
-def _venue_open_ids(venue: SimVenue) -> set[str]:
-    return {o.client_order_id for o in venue.engine.open_orders("bot")}
+    return example_config(market_making=mm) if mm else example_config()
 
 
 def _bot_live_ids(bot: Bot) -> set[str]:
