@@ -46,6 +46,7 @@ from agent.volume_runner import VolumeRunner
 B = BotState
 TICK_SECONDS = 0.25
 STATUS_EVENT_SECONDS = 10.0
+FLATTEN_RETRY_SECONDS = 2.0
 
 
 @dataclass(slots=True)
@@ -115,6 +116,7 @@ class Bot:
         self._stopped = asyncio.Event()
         self._tasks: list[asyncio.Task[Any]] = []
         self._last_status_event = 0.0
+        self._last_flatten_try = 0.0
         self.on_state: Callable[[BotState, BotState, str], None] | None = None
         self.journal: Journal | None = None
         self._restoring = False
@@ -334,6 +336,20 @@ class Bot:
         )
         return False
 
+    async def _keep_flat(self) -> None:
+        """Outside RUNNING no order of ours may rest: if a cancel could not be confirmed (the
+        venue was failing), keep trying every few seconds until it is."""
+        om = self.om
+        if self.state is B.RUNNING or self.state is B.START_QUOTING or om is None:
+            return
+        if not om.orders:
+            return
+        now = self.clock.monotonic()
+        if now - self._last_flatten_try < FLATTEN_RETRY_SECONDS:
+            return
+        self._last_flatten_try = now
+        await om.cancel_all()
+
     async def _fail(self, reason: str) -> None:
         if self.state not in (B.ERROR, B.STOPPED):
             self._set_state(B.ERROR, reason)
@@ -473,6 +489,7 @@ class Bot:
             await self._check_risk()
             if self.volume is not None:
                 self.volume.tick()
+            await self._keep_flat()
             self._mark_uptime()
             now = self.clock.now()
             if now - self._last_status_event >= STATUS_EVENT_SECONDS:
