@@ -43,6 +43,8 @@ def make_venue(config: BotConfig, opts: RunOptions, clock: Clock) -> Venue:
 
         try:
             scenario = load_scenario(opts.scenario)
+        except ConfigError as exc:
+            raise ConfigError([f"--scenario {line}" for line in exc.errors]) from None
         except (ValueError, OSError) as exc:
             raise ConfigError([f"--scenario: {exc}"]) from None
         return SimVenue(scenario, seed=opts.seed, clock=clock)
