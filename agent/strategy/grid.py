@@ -14,6 +14,7 @@ context. Everything derived from the config and the market rules is computed onc
 from __future__ import annotations
 
 import random
+from collections import deque
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import lru_cache
@@ -43,9 +44,7 @@ DROP_ORDER_MAX = "order_max"  # the smallest valid order at this price exceeds t
 
 _ZERO = Decimal(0)
 _ONE = Decimal(1)
-_TWO = Decimal(2)
 _HUNDRED = Decimal(100)
-_HALF = Decimal("0.5")
 _BUY = Side.BUY
 _SELL = Side.SELL
 
@@ -61,7 +60,8 @@ _RANDOM_HI = 15_000
 _FIX = 18
 _SC = 10**_FIX
 _SC2 = _SC * _SC
-_QUOTE_CACHE_MAX = 4096
+_NO_LIMIT = 1 << 256  # "no post-only limit": beyond any price in ticks
+_CACHE_LEVEL_CALLS = 32  # quote cache size per side, in ladders' worth of distinct quotes
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +76,24 @@ class Quote:
     @property
     def notional(self) -> Decimal:
         return self.price * self.amount
+
+
+# Building a Quote through the frozen dataclass __init__ costs about twice as much as setting
+# its slots directly (the generated __init__ goes through object.__setattr__ by name). Cache
+# misses in the hot path use this instead; the result is an ordinary, fully initialized Quote.
+_SET_SIDE = Quote.__dict__["side"].__set__
+_SET_PRICE = Quote.__dict__["price"].__set__
+_SET_AMOUNT = Quote.__dict__["amount"].__set__
+_SET_LEVEL = Quote.__dict__["level"].__set__
+
+
+def _new_quote(side: Side, price: Decimal, amount: Decimal, level: int) -> Quote:
+    q: Quote = object.__new__(Quote)
+    _SET_SIDE(q, side)
+    _SET_PRICE(q, price)
+    _SET_AMOUNT(q, amount)
+    _SET_LEVEL(q, level)
+    return q
 
 
 @dataclass(frozen=True, slots=True)
@@ -227,6 +245,28 @@ def _ceil_int(a: int, b: int) -> int:
 # ---------------------------------------------------------------- the strategy
 
 
+class _QuoteCache:
+    """A bounded map (ticks, lots, level) -> Quote with first-in-first-out eviction."""
+
+    __slots__ = ("_keys", "_map", "get")
+
+    def __init__(self, size: int) -> None:
+        self._map: dict[tuple[int, int, int], Quote] = {}
+        self._keys: deque[tuple[int, int, int]] = deque(maxlen=max(size, 16))
+        self.get = self._map.get
+
+    def put(self, key: tuple[int, int, int], quote: Quote) -> Quote:
+        keys = self._keys
+        if len(keys) == keys.maxlen:
+            self._map.pop(keys[0], None)  # the deque drops it on append
+        keys.append(key)
+        self._map[key] = quote
+        return quote
+
+    def __len__(self) -> int:
+        return len(self._map)
+
+
 class GridStrategy:
     """The grid for one (config, rules) pair, with everything derivable from them precomputed.
 
@@ -239,6 +279,7 @@ class GridStrategy:
         "_bid_quotes",
         "_budget_base",
         "_budget_quote",
+        "_buy_lo_units",
         "_buy_max_units",
         "_buy_min_units",
         "_distribution",
@@ -250,6 +291,7 @@ class GridStrategy:
         "_n_bid",
         "_offsets_fp",
         "_post_only",
+        "_sell_lo_lots",
         "_sell_max_lots",
         "_sell_min_lots",
         "_skew_factor",
@@ -297,12 +339,19 @@ class GridStrategy:
         self._sell_min_lots = max(_ceil_div(c.sell_order_min, lot), 1)
         self._min_amount_lots = max(_ceil_div(rules.min_amount, lot), 1)
         self._min_notional_units = max(_ceil_div(rules.min_notional, unit), 0)
+        # Lower bounds that do not depend on the price, merged once: a buy's notional (units)
+        # must meet both the per-order and the venue minimum, a sell's amount (lots) both the
+        # per-order minimum and the venue's min amount.
+        self._buy_lo_units = max(self._buy_min_units, self._min_notional_units)
+        self._sell_lo_lots = max(self._sell_min_lots, self._min_amount_lots)
         # Weights for LINEAR/VALLEY do not depend on the seed; RANDOM ones are per seed.
         self._weights: dict[int, tuple[tuple[int, ...], int, tuple[int, ...], int]] = {}
-        # Quotes by (ticks, lots, level): consecutive ladders mostly repeat, and reusing the
-        # immutable objects saves building them (the bulk of the per-level cost) on every call.
-        self._bid_quotes: dict[tuple[int, int, int], Quote] = {}
-        self._ask_quotes: dict[tuple[int, int, int], Quote] = {}
+        # Quotes by (ticks, lots, level), oldest evicted first: the mid mostly moves back and
+        # forth by a few ticks, so ladders repeat, and reusing the immutable Quote objects saves
+        # building them (the bulk of the per-level cost). Eviction is one key per insert, so
+        # there is never a burst of deallocations in the hot path.
+        self._bid_quotes = _QuoteCache(_CACHE_LEVEL_CALLS * self._n_bid)
+        self._ask_quotes = _QuoteCache(_CACHE_LEVEL_CALLS * self._n_ask)
         # The last call's inputs and answer: book updates that change neither the reference
         # nor the inventory nor the volatility (depth-only updates) cost one tuple comparison.
         self._last: tuple[tuple[object, ...], Ladder] | None = None
@@ -370,7 +419,6 @@ class GridStrategy:
         offsets = self._offsets_fp
         wb, wb_sum, wa, wa_sum = self._weights_for(seed)
         dropped: list[tuple[Side, int, str]] = []
-        mn_units = self._min_notional_units
 
         # ---- bids: ticks rounded down, clamped below best_ask, kept distinct; budget in units
         # of tick*lot, so a notional is exactly ticks * lots.
@@ -378,11 +426,14 @@ class GridStrategy:
         bids: list[Quote] = []
         if n_bid:
             unit = self._unit
+            lot = self._lot
             c_fix = _floor_fix(center_ticks)
             inner = _floor_fix(_ONE - half)
-            cap = (
-                _floor_div(best_ask, tick) - 1 if self._post_only and best_ask is not None else None
-            )
+            # Highest tick the next bid may take: one below the best ask (post-only), then one
+            # below the level before it (distinct prices).
+            limit = _NO_LIMIT
+            if self._post_only and best_ask is not None:
+                limit = _floor_div(best_ask, tick) - 1
             budget = inventory.quote
             if budget > self._budget_quote:
                 budget = self._budget_quote
@@ -393,45 +444,35 @@ class GridStrategy:
                 remaining = scale = 0
             den = wb_sum * _SC
             max_units = self._buy_max_units
-            min_units = self._buy_min_units
+            lo_units = self._buy_lo_units
             min_lots = self._min_amount_lots
-            cache = self._bid_quotes
-            if len(cache) > _QUOTE_CACHE_MAX:
-                cache.clear()
-            prev = None
-            for i in range(n_bid):
-                p = (c_fix * (inner - offsets[i])) // _SC2  # floor
-                if cap is not None and p > cap:
-                    p = cap
-                if prev is not None and p >= prev:
-                    p = prev - 1
-                prev = p
+            reuse_get, reuse_put = self._bid_quotes.get, self._bid_quotes.put
+            for i, (off, w) in enumerate(zip(offsets, wb, strict=False)):
+                p = (c_fix * (inner - off)) // _SC2  # floor
+                if p > limit:
+                    p = limit
+                limit = p - 1
                 if p <= 0:
                     dropped.append((_BUY, i, DROP_PRICE))
                     continue
-                lo = -(-min_units // p)
-                if min_lots > lo:
+                lo = -(-lo_units // p)
+                if lo < min_lots:
                     lo = min_lots
-                if mn_units:
-                    x = -(-mn_units // p)
-                    if x > lo:
-                        lo = x
                 hi = (remaining if remaining < max_units else max_units) // p
                 if lo > hi:
                     reason = DROP_ORDER_MAX if lo > max_units // p else DROP_BUDGET
                     dropped.append((_BUY, i, reason))
                     continue
-                t = scale * wb[i] // den
-                lots = (t if t < max_units else max_units) // p
+                lots = scale * w // den // p
                 if lots < lo:
                     lots = lo
                 elif lots > hi:
                     lots = hi
                 remaining -= lots * p
                 key = (p, lots, i)
-                q = cache.get(key)
+                q = reuse_get(key)
                 if q is None:
-                    q = cache[key] = Quote(_BUY, tick * p, self._lot * lots, i)
+                    q = reuse_put(key, _new_quote(_BUY, tick * p, lot * lots, i))
                 bids.append(q)
 
         # ---- asks: ticks rounded up, clamped above best_bid, kept distinct; budget in lots.
@@ -441,9 +482,11 @@ class GridStrategy:
             lot = self._lot
             c_fix = _ceil_fix(center_ticks)
             inner = _ceil_fix(_ONE + half)
-            floor_ = (
-                _ceil_div(best_bid, tick) + 1 if self._post_only and best_bid is not None else None
-            )
+            # Lowest tick the next ask may take: one above the best bid (post-only), then one
+            # above the level before it.
+            limit = -_NO_LIMIT
+            if self._post_only and best_bid is not None:
+                limit = _ceil_div(best_bid, tick) + 1
             budget = inventory.base
             if budget > self._budget_base:
                 budget = self._budget_base
@@ -454,39 +497,31 @@ class GridStrategy:
                 remaining = scale = 0
             den = wa_sum * _SC
             max_lots = self._sell_max_lots
-            min_lots = self._sell_min_lots
-            if self._min_amount_lots > min_lots:
-                min_lots = self._min_amount_lots
-            cache = self._ask_quotes
-            if len(cache) > _QUOTE_CACHE_MAX:
-                cache.clear()
-            prev = None
-            for i in range(n_ask):
-                p = -((-c_fix * (inner + offsets[i])) // _SC2)  # ceil
-                if floor_ is not None and p < floor_:
-                    p = floor_
-                if prev is not None and p <= prev:
-                    p = prev + 1
-                prev = p
-                lo = min_lots
-                if mn_units:
-                    x = -(-mn_units // p)
-                    if x > lo:
-                        lo = x
+            min_lots = self._sell_lo_lots
+            mn_units = self._min_notional_units
+            reuse_get, reuse_put = self._ask_quotes.get, self._ask_quotes.put
+            for i, (off, w) in enumerate(zip(offsets, wa, strict=False)):
+                p = -((-c_fix * (inner + off)) // _SC2)  # ceil
+                if p < limit:
+                    p = limit
+                limit = p + 1
+                lo = -(-mn_units // p)
+                if lo < min_lots:
+                    lo = min_lots
                 hi = remaining if remaining < max_lots else max_lots
                 if lo > hi:
                     dropped.append((_SELL, i, DROP_ORDER_MAX if lo > max_lots else DROP_BUDGET))
                     continue
-                lots = scale * wa[i] // den
+                lots = scale * w // den
                 if lots < lo:
                     lots = lo
                 elif lots > hi:
                     lots = hi
                 remaining -= lots
                 key = (p, lots, i)
-                q = cache.get(key)
+                q = reuse_get(key)
                 if q is None:
-                    q = cache[key] = Quote(_SELL, tick * p, lot * lots, i)
+                    q = reuse_put(key, _new_quote(_SELL, tick * p, lot * lots, i))
                 asks.append(q)
 
         ladder = Ladder(tuple(bids), tuple(asks), spread_pct, center, u, tuple(dropped))
@@ -570,7 +605,11 @@ def _strategy(config: MarketMakingConfig, rules: MarketRules) -> GridStrategy:
 
 
 def compute_ladder(inp: GridInputs) -> Ladder:
-    """The desired ladder for ``inp``; pure, deterministic for a given seed."""
+    """The desired ladder for ``inp``; pure, deterministic for a given seed.
+
+    Derived values are cached per (config, rules) *object*: pass the same objects on every
+    book update (as the bot does) rather than rebuilding them, or use ``GridStrategy``.
+    """
     return _strategy(inp.config, inp.rules).ladder(
         inp.reference_price,
         inp.inventory,
