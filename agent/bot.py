@@ -28,7 +28,7 @@ from agent.order_manager import OrderManager, Plan, Want
 from agent.orders import OrderState, TrackedOrder
 from agent.pricing import PriceBoard, own_levels
 from agent.risk import Breach, PreTradeContext, RiskEngine
-from agent.strategy.grid import GridInputs, Ladder, compute_ladder
+from agent.strategy.grid import GridInputs, Ladder, compute_ladder, funding_warnings
 from agent.strategy.volatility import RollingVolatility
 from agent.venues.base import (
     BalanceUpdate,
@@ -117,6 +117,7 @@ class Bot:
         self._tasks: list[asyncio.Task[Any]] = []
         self._last_status_event = 0.0
         self._last_flatten_try = 0.0
+        self._planned_version = -1
         self.on_state: Callable[[BotState, BotState, str], None] | None = None
         self.journal: Journal | None = None
         self._restoring = False
@@ -233,6 +234,11 @@ class Bot:
             )
         book = await venue.fetch_order_book(self.symbol, 50)
         self._on_book(book)
+        if self.mid is not None:
+            for message in funding_warnings(self.config.market_making, self.rules, self.mid):
+                self.bus.emit(
+                    EventKind.WARNING, self.name, Severity.WARNING, code="funding", message=message
+                )
 
     def restore_from_journal(self) -> None:
         """Marker for the host: `_sync` reloads in-flight orders when a journal is attached."""
@@ -421,6 +427,7 @@ class Bot:
             return
         if self._sync_task is not None and not self._sync_task.done():
             self._dirty = True
+            self._book_arrived = 0.0  # deferred until the venue answers: not decision time
             return
         plan = self.decide()
         if plan is not None and not plan.empty:
@@ -445,16 +452,23 @@ class Bot:
                 reference_price=mid,
                 inventory=inv,
                 rules=rules,
-                volatility_pct_per_min=self.vol.pct_per_minute(),
+                volatility_pct_per_min=self._volatility(),
                 best_bid=book.best_bid,
                 best_ask=book.best_ask,
                 seed=self.seed,
             )
         )
+        bump = om.post_only_bump
+        if (
+            ladder is self.ladder
+            and om.version == self._planned_version
+            and not bump[Side.BUY]
+            and not bump[Side.SELL]
+        ):
+            return None  # same wanted ladder, same orders: nothing to do
         self.ladder = ladder
         tif = TimeInForce.POST_ONLY if mm.post_only else TimeInForce.GTC
         tick = rules.tick_size
-        bump = om.post_only_bump
         wants = [
             Want(Side.BUY, q.price - bump[Side.BUY] * tick, q.amount, tif)
             for q in ladder.bids
@@ -464,7 +478,14 @@ class Bot:
             Want(Side.SELL, q.price + bump[Side.SELL] * tick, q.amount, tif) for q in ladder.asks
         )
         bump[Side.BUY] = bump[Side.SELL] = 0
-        return om.plan(wants, mm.refresh_tolerance_pct, mm.refresh_size_tolerance_pct)
+        plan = om.plan(wants, mm.refresh_tolerance_pct, mm.refresh_size_tolerance_pct)
+        self._planned_version = om.version
+        return plan
+
+    def _volatility(self) -> float:
+        """Volatility in steps of 0.01 %/min: finer steps move the spread by a fraction of a
+        tick and only defeat the strategy's memo of an unchanged ladder."""
+        return round(self.vol.pct_per_minute(), 2)
 
     async def _execute(self, plan: Plan) -> None:
         assert self.om is not None
@@ -581,7 +602,8 @@ class Bot:
         )
 
     def _on_order_change(self, o: TrackedOrder) -> None:
-        self._mark_uptime()
+        if o.terminal or (o.history and o.history[-1][1] is OrderState.PENDING_NEW):
+            self._mark_uptime()  # only entering or leaving the book changes "quoted"
         if o.terminal and self.state is B.RUNNING:
             self.requote()  # a filled/cancelled level is replaced right away
 

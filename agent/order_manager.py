@@ -29,7 +29,7 @@ from agent.model import (
     VenueOrderStatus,
 )
 from agent.orders import IllegalTransition, OrderState, TrackedOrder
-from agent.self_trade import would_self_match
+from agent.self_trade import SelfTradeGuard
 from agent.venues.base import Venue, VenueError, VenueErrorCode, VenueTimeout, max_batch
 
 S = OrderState
@@ -98,6 +98,7 @@ class OrderManager:
         self.pre_trade: PreTrade | None = None
         self.post_only_bump: dict[Side, int] = {Side.BUY: 0, Side.SELL: 0}
         self.on_change: Callable[[TrackedOrder], None] | None = None
+        self.version = 0  # bumped on every change of our orders: lets callers skip no-op diffs
         # (quote, base) the account holds in total; lets creates overlap with cancels
         self.holdings: Callable[[], tuple[Decimal, Decimal]] | None = None
 
@@ -190,6 +191,7 @@ class OrderManager:
         will hand to the venue.
         """
         admitted: list[OrderRequest] = []
+        guard = SelfTradeGuard(self.orders.values()) if plan.creates else None
         open_count = len(self.orders)
         quote_locked = self.locked()[0] if self.pre_trade is not None else ZERO
         for req in plan.creates:
@@ -202,15 +204,18 @@ class OrderManager:
                     continue
                 final = checked
             # The hard rule: never send an order that could reach our own resting orders.
-            if would_self_match(final.side, final.price, self.orders.values()):
+            assert guard is not None
+            if guard.blocks(final.side, final.price):
                 self.stats["self_trade_prevented"] += 1
                 self._emit_skip(final, "self-trade prevention: would reach an own order")
                 continue
             o = TrackedOrder.from_request(final, self.now())
             o.tag = tag
+            self.version += 1
             self.orders[o.client_order_id] = o
             self._emit_order(o)
             admitted.append(final)
+            guard.add(final.side, final.price)
             open_count += 1
             if final.side is Side.BUY:
                 quote_locked += final.price * final.amount
@@ -433,6 +438,7 @@ class OrderManager:
             return
         o.filled += fill.amount
         o.unknown_since = None
+        self.version += 1
         if o.filled >= o.amount:
             self._transition(o, S.FILLED, "")
         elif o.state is S.PENDING_CANCEL:
@@ -442,6 +448,7 @@ class OrderManager:
 
     # ---------------------------------------------------------------- helpers
     def _transition(self, o: TrackedOrder, dst: OrderState, reason: str) -> None:
+        self.version += 1
         try:
             o.transition(dst, self.now(), reason)
         except IllegalTransition as exc:

@@ -36,3 +36,29 @@ def crossing_limit(side: Side, own_orders: Iterable[TrackedOrder]) -> Decimal | 
     if not prices:
         return None
     return min(prices) if side is Side.BUY else max(prices)
+
+
+class SelfTradeGuard:
+    """`would_self_match` for a batch: the crossing limits are computed once, then kept up to
+    date as orders of the batch are admitted (O(1) per order on the hot path)."""
+
+    __slots__ = ("_hi_bid", "_lo_ask")
+
+    def __init__(self, own_orders: Iterable[TrackedOrder]) -> None:
+        self._hi_bid: Decimal | None = None
+        self._lo_ask: Decimal | None = None
+        for o in own_orders:
+            if o.state not in TERMINAL:
+                self.add(o.side, o.price)
+
+    def blocks(self, side: Side, price: Decimal) -> bool:
+        if side is Side.BUY:
+            return self._lo_ask is not None and price >= self._lo_ask
+        return self._hi_bid is not None and price <= self._hi_bid
+
+    def add(self, side: Side, price: Decimal) -> None:
+        if side is Side.BUY:
+            if self._hi_bid is None or price > self._hi_bid:
+                self._hi_bid = price
+        elif self._lo_ask is None or price < self._lo_ask:
+            self._lo_ask = price
