@@ -367,7 +367,20 @@ def test_taker_never_overshoots_the_target() -> None:
     book = mkbook([(9990, 10**6)], [(10000, 10**6)])
     mark = book.mid
     assert mark is not None
-    near = Inventory(base=D(49_990), quote=D(50_000))  # ~17.5 quote below the 50 % target
+    tiny = Inventory(base=D(49_990), quote=D(50_000))  # ~0.005 % below the 50 % target
+    p = plan_event(
+        D(80),
+        book,
+        tiny,
+        [],
+        RULES,
+        D(50),
+        ExecutionMode.MIXED,
+        random.Random(0),
+        taker_probability=1.0,
+    )
+    assert not (isinstance(p, VolumePlan) and p.taker)  # too close to the target to take
+    near = Inventory(base=D(49_000), quote=D(50_000))  # ~0.5 % below the target
     p = plan_event(
         D(80),
         book,
@@ -380,8 +393,23 @@ def test_taker_never_overshoots_the_target() -> None:
         taker_probability=1.0,
     )
     assert isinstance(p, VolumePlan) and p.taker and p.side is Side.BUY
-    assert p.amount == 17
     assert near.base_share(mark) < share_after(p, near, mark) <= D("0.5")
+    # A big event closes at most half of the gap: fills on the way cannot cause an overshoot.
+    p = plan_event(
+        D(5000),
+        book,
+        near,
+        [],
+        RULES,
+        D(50),
+        ExecutionMode.MIXED,
+        random.Random(0),
+        taker_probability=1.0,
+    )
+    assert isinstance(p, VolumePlan) and p.taker
+    before = D("0.5") - near.base_share(mark)
+    after = D("0.5") - share_after(p, near, mark)
+    assert 0 <= after and after >= before / 2 - D("0.0001")
     # The inventory is valued at the caller's mark when given (e.g. the mid without own orders).
     p = plan_event(
         D(80),

@@ -34,28 +34,37 @@ def _config(mode: ExecutionMode) -> object:
 
 
 def _taker_deviation_monitor(bad: list[str], checked: list[int]) -> object:
+    """Every taker order, as decided, must reduce the inventory deviation: compare the
+    inventory when the order was admitted with that inventory plus the order's fills."""
+
     def attach(bus: EventBus, bot: Bot, venue: SimVenue) -> None:
+        at_decision: dict[str, tuple[Decimal, Decimal]] = {}
+
+        def share(base: Decimal, quote: Decimal, price: Decimal) -> Decimal:
+            return base * price / (base * price + quote)
+
         def on_event(ev: Event) -> None:
-            if ev.kind is not EventKind.FILL or ev.data["liquidity"] != Liquidity.TAKER.value:
+            d = ev.data
+            if ev.kind is EventKind.ORDER and d["status"] == "PENDING_NEW":
+                if d["tag"] == "volume" and not d["post_only"]:
+                    at_decision[d["client_order_id"]] = (bot.ledger.base, bot.ledger.quote)
                 return
-            om = bot.om
-            assert om is not None
-            o = om.get(ev.data["client_order_id"])
-            if o is None or o.tag != "volume":
-                bad.append(f"taker fill of a non-volume order {ev.data['client_order_id']}")
+            if ev.kind is not EventKind.FILL or d["liquidity"] != Liquidity.TAKER.value:
                 return
+            if d["client_order_id"] not in at_decision:
+                bad.append(f"taker fill of a non-volume order {d['client_order_id']}")
+                return
+            base, quote = at_decision[d["client_order_id"]]
+            price, amount = d["price"], d["amount"]
+            sign = 1 if d["side"] == Side.BUY.value else -1
+            after_base, after_quote = base + sign * amount, quote - sign * price * amount
+            at_decision[d["client_order_id"]] = (after_base, after_quote)
             target = bot.config.market_making.inventory_target_base_pct / 100
-            price, amount = ev.data["price"], ev.data["amount"]
-            led = bot.ledger
-            sign = 1 if ev.data["side"] == Side.BUY.value else -1
-            after_base, after_quote = led.base, led.quote
-            before_base = after_base - sign * amount
-            before_quote = after_quote + sign * price * amount
-            before = before_base * price / (before_base * price + before_quote)
-            after = after_base * price / (after_base * price + after_quote)
+            before = share(base, quote, price) - target
+            after = share(after_base, after_quote, price) - target
             checked.append(1)
-            if abs(after - target) > abs(before - target):
-                bad.append(f"taker {ev.data['side']} moved share {before:.4f}->{after:.4f}")
+            if abs(after) >= abs(before):
+                bad.append(f"taker {d['side']} moved deviation {before:.5f} -> {after:.5f}")
 
         bus.subscribe(on_event)
 

@@ -30,6 +30,11 @@ from agent.self_trade import crossing_limit, would_self_match
 DAY = float(SECONDS_PER_DAY)
 MIN_GAP_SECONDS = 1.0  # never two trade events closer than this (active time)
 TAKER_PROBABILITY = 0.5  # MIXED: share of events that try a taker order first
+# MIXED: take only when the base share is this far from the target (a fraction of 1), and
+# close at most this share of the gap per order, so other fills arriving while the order
+# travels cannot turn the correction into an overshoot.
+TAKER_MIN_DEVIATION = Decimal("0.005")
+TAKER_GAP_SHARE = Decimal("0.5")
 _CENT = Decimal("0.01")
 _HUNDRED = Decimal(100)
 
@@ -478,7 +483,9 @@ def _plan_taker(
     # Size at most the imbalance, valued so that price, mark and fee can never push the share
     # past the target (dividing by the larger of price and mark, fee included, is enough).
     fee = max(rules.taker_fee, ZERO)
-    gap_quote = abs(share - target) * (inv.base * mark + inv.quote)
+    if abs(share - target) < TAKER_MIN_DEVIATION:
+        return Skip(f"taker {side.value}: inventory within {TAKER_MIN_DEVIATION:%} of target")
+    gap_quote = abs(share - target) * (inv.base * mark + inv.quote) * TAKER_GAP_SHARE
     amount = rules.floor_amount(min(size_quote / price, gap_quote / (max(price, mark) * (1 + fee))))
     amount = min(amount, rules.floor_amount(foreign))
     if amount <= 0 or not rules.fits(price, amount):
