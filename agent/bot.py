@@ -26,7 +26,7 @@ from agent.lifecycle import BotState, InvalidCommand, check
 from agent.model import ZERO, Fill, MarketRules, OrderBook, OrderRequest, Side, TimeInForce
 from agent.order_manager import OrderManager, Plan, Want
 from agent.orders import OrderState, TrackedOrder
-from agent.pricing import PriceBoard, own_levels
+from agent.pricing import ExternalFeed, PriceBoard, own_levels
 from agent.risk import Breach, PreTradeContext, RiskEngine
 from agent.strategy.grid import GridInputs, Ladder, compute_ladder, funding_warnings
 from agent.strategy.volatility import RollingVolatility
@@ -110,6 +110,8 @@ class Bot:
         self.risk_paused = False  # PAUSED by a breach (auto-resume may apply)
         self.rng = random.Random(seed)
         self.volume: VolumeRunner | None = None
+        # the reference market of `pricing.external`, opened by whoever built the bot
+        self.external_venue: Venue | None = None
         self._sync_task: asyncio.Task[None] | None = None
         self._dirty = False
         self._book_arrived = 0.0
@@ -185,6 +187,10 @@ class Bot:
             if self.volume is not None:
                 self._tasks.append(
                     asyncio.create_task(self.volume.run(), name=f"{self.name}-volume")
+                )
+            if self.external_venue is not None:
+                self._tasks.append(
+                    asyncio.create_task(self._external_feed(), name=f"{self.name}-reference")
                 )
 
     async def _sync(self) -> None:
@@ -373,6 +379,27 @@ class Bot:
         self._tasks = []
 
     # ---------------------------------------------------------------- market data
+    async def _external_feed(self) -> None:
+        """Follow the external reference market; restart the feed when it ends or fails (in the
+        meantime the reference goes stale and the risk engine stops quoting)."""
+        ext = self.config.pricing.external
+        assert ext is not None and self.external_venue is not None
+        while True:
+            feed = ExternalFeed(self.external_venue, ext.symbol, self.prices, self.clock.now)
+            try:
+                await feed.run()
+                reason = "stream ended"
+            except VenueError as exc:
+                reason = str(exc)
+            self.bus.emit(
+                EventKind.ERROR,
+                self.name,
+                Severity.WARNING,
+                code="reference_down",
+                message=f"reference market {ext.venue} {ext.symbol}: {reason}",
+            )
+            await asyncio.sleep(5.0)
+
     async def _consume(self) -> None:
         async for ev in self.venue.stream(self.symbol):
             if isinstance(ev, BookUpdate):
@@ -631,7 +658,8 @@ class Bot:
         ):
             self.vol = RollingVolatility(config.market_making.volatility_window_seconds)
         if old.pricing != config.pricing:
-            self.prices = PriceBoard(config.pricing)
+            self.prices.cfg = config.pricing  # same board: the reference feed keeps feeding it
+            self.prices.max_age = float(config.pricing.max_age_seconds)
             if self.book is not None:
                 self._on_book(self.book)
         if old.risk != config.risk and self.rules is not None:

@@ -36,6 +36,24 @@ class RunOptions:
     status_stream: TextIO = field(default_factory=lambda: sys.stdout)
 
 
+def make_reference_venue(config: BotConfig, opts: RunOptions, clock: Clock) -> Venue | None:
+    """The venue of `pricing.external`, read-only. On the simulator the reference market runs
+    the same scenario and seed in its own engine: the same market without our orders."""
+    ext = config.pricing.external
+    if ext is None:
+        return None
+    if ext.venue != "sim":
+        raise ConfigError([f"pricing.external.venue: {ext.venue!r} is not available here"])
+    from agent.venues.sim import SimVenue, load_scenario
+
+    scenario = load_scenario(opts.scenario)
+    if scenario.market.symbol != ext.symbol:
+        raise ConfigError(
+            [f"pricing.external.symbol: the simulator trades {scenario.market.symbol} only"]
+        )
+    return SimVenue(scenario, seed=opts.seed, clock=clock, account="reference")
+
+
 def make_venue(config: BotConfig, opts: RunOptions, clock: Clock) -> Venue:
     name = opts.venue or config.bot.venue
     if name == "sim":
@@ -65,7 +83,9 @@ async def run_bot(
         events_file = opts.events_out.open("w", encoding="utf-8")
         bus.subscribe(JsonLinesSink(events_file), durable=True)
     venue = make_venue(config, opts, clock)
+    reference = make_reference_venue(config, opts, clock)
     bot = Bot(config, venue, bus, clock, seed=opts.seed)
+    bot.external_venue = reference
     stop_requested = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError):
@@ -73,6 +93,8 @@ async def run_bot(
     status_task = None
     try:
         await venue.start()
+        if reference is not None:
+            await reference.start()
         await bot.start()
         if on_ready is not None:
             on_ready(bot)
@@ -99,6 +121,8 @@ async def run_bot(
                 loop.remove_signal_handler(sig)
         await bot.close()
         await venue.close()
+        if reference is not None:
+            await reference.close()
         if events_file is not None:
             events_file.close()
 

@@ -47,6 +47,9 @@ def run_bot(
         sc = load_scenario(scenario) if isinstance(scenario, str) else scenario
         venue = SimVenue(sc, seed=seed, clock=clock)
         bot = Bot(config or example_config(), venue, bus, clock, seed=seed)
+        if bot.config.pricing.external is not None:  # the same market without our orders
+            bot.external_venue = SimVenue(sc, seed=seed, clock=clock, account="reference")
+            await bot.external_venue.start()
         if on_bus is not None:
             on_bus(bus, bot, venue)
         await venue.start()
@@ -56,6 +59,8 @@ def run_bot(
         finally:
             await bot.close()
             await venue.close()
+            if bot.external_venue is not None:
+                await bot.external_venue.close()
         return bot, venue
 
     bot, venue = run(main(), virtual=True)
