@@ -47,6 +47,9 @@ B = BotState
 TICK_SECONDS = 0.25
 STATUS_EVENT_SECONDS = 10.0
 FLATTEN_RETRY_SECONDS = 2.0
+# Dead-man switch: the venue cancels our orders this long after the last re-arm.
+DEAD_MAN_TIMEOUT_SECONDS = 30
+DEAD_MAN_REARM_SECONDS = 10.0
 
 
 @dataclass(slots=True)
@@ -188,6 +191,10 @@ class Bot:
                 self._tasks.append(
                     asyncio.create_task(self.volume.run(), name=f"{self.name}-volume")
                 )
+            if self.venue.capabilities.dead_man_switch:
+                self._tasks.append(
+                    asyncio.create_task(self._dead_man(), name=f"{self.name}-dead-man")
+                )
             if self.external_venue is not None:
                 self._tasks.append(
                     asyncio.create_task(self._external_feed(), name=f"{self.name}-reference")
@@ -310,8 +317,22 @@ class Bot:
         check(self.state, B.STOPPED, "stop")
         self._set_state(B.STOPPED, reason)
         await self._flatten()
+        await self._disarm_dead_man()
         self._stopped.set()
         return self.state
+
+    async def _disarm_dead_man(self) -> None:
+        if self.venue.capabilities.dead_man_switch:
+            try:
+                await self.venue.arm_dead_man(self.symbol, 0)
+            except VenueError as exc:
+                self.bus.emit(
+                    EventKind.ERROR,
+                    self.name,
+                    Severity.WARNING,
+                    code="dead_man",
+                    message=f"dead-man switch not disarmed: {exc}",
+                )
 
     async def kill(self, reason: str = "kill switch") -> BotState:
         """Cancel everything, confirm with the venue, refuse to quote until a restart."""
@@ -320,6 +341,7 @@ class Bot:
             check(self.state, B.STOPPED, "kill")
             self._set_state(B.STOPPED, reason)
         await self._flatten()
+        await self._disarm_dead_man()
         self._stopped.set()
         return self.state
 
@@ -379,6 +401,35 @@ class Bot:
         self._tasks = []
 
     # ---------------------------------------------------------------- market data
+    async def _dead_man(self) -> None:
+        """Keep the venue's dead-man switch armed while orders may rest, so a dead agent's
+        orders are cancelled by the venue itself; disarmed when the bot is flat on purpose."""
+        armed = False
+        failures = 0
+        while True:
+            want = self.state in (B.RUNNING, B.START_QUOTING)
+            try:
+                if want:
+                    await self.venue.arm_dead_man(self.symbol, DEAD_MAN_TIMEOUT_SECONDS)
+                    armed = True
+                elif armed and not (self.om is not None and self.om.orders):
+                    await self.venue.arm_dead_man(self.symbol, 0)
+                    armed = False
+                failures = 0
+            except VenueError as exc:
+                failures += 1
+                self._on_api_error(exc.code.value)
+                self.bus.emit(
+                    EventKind.ERROR,
+                    self.name,
+                    Severity.WARNING,
+                    code="dead_man",
+                    message=f"dead-man switch not re-armed: {exc}",
+                )
+                if failures == 1:
+                    continue  # retry at once
+            await asyncio.sleep(DEAD_MAN_REARM_SECONDS)
+
     async def _external_feed(self) -> None:
         """Follow the external reference market; restart the feed when it ends or fails (in the
         meantime the reference goes stale and the risk engine stops quoting)."""
@@ -418,16 +469,30 @@ class Bot:
             elif isinstance(ev, BalanceUpdate):
                 pass  # the ledger is driven by our own fills (exact, never behind them)
             elif isinstance(ev, StreamStatus):
-                self.stream_up = ev.up
-                sev = Severity.INFO if ev.up else Severity.WARNING
-                self.bus.emit(
-                    EventKind.ERROR if not ev.up else EventKind.WARNING,
-                    self.name,
-                    sev,
-                    code="stream_up" if ev.up else "stream_down",
-                    stream=ev.stream,
-                    message=ev.reason,
-                )
+                self._on_stream_status(ev)
+
+    def _on_stream_status(self, ev: StreamStatus) -> None:
+        """Venue stream health. A dead book feed stops quoting at once (the stale-data rule
+        then breaches on its own clock); a rate limit holds new orders, cancels still go;
+        account streams falling back to REST keep quoting (reconcile covers them)."""
+        now = self.clock.now()
+        if ev.stream == "book":
+            self.stream_up = ev.up
+        elif ev.stream == "rate_limit" and self.om is not None:
+            self.om.hold_creates = not ev.up
+            if not ev.up and self.risk is not None:
+                self.risk.on_api_error(now)
+        sev = Severity.INFO if ev.up else Severity.WARNING
+        self.bus.emit(
+            EventKind.WARNING if ev.up else EventKind.ERROR,
+            self.name,
+            sev,
+            code="stream_up" if ev.up else "stream_down",
+            stream=ev.stream,
+            message=ev.reason,
+        )
+        if ev.up and self.state is B.RUNNING:
+            self.requote()
 
     def _on_book(self, book: OrderBook) -> None:
         """Feed the price sources with the book minus our own orders (our quotes must not
@@ -467,7 +532,7 @@ class Bot:
     def decide(self) -> Plan | None:
         om, rules, book = self.om, self.rules, self.book
         point = self.prices.quote_price(self.clock.now())
-        if om is None or rules is None or book is None or point is None:
+        if om is None or rules is None or book is None or point is None or not self.stream_up:
             return None  # no fresh reference price: do not quote
         mid = point.price
         mm = self.config.market_making

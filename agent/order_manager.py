@@ -99,6 +99,7 @@ class OrderManager:
         self.post_only_bump: dict[Side, int] = {Side.BUY: 0, Side.SELL: 0}
         self.on_change: Callable[[TrackedOrder], None] | None = None
         self.version = 0  # bumped on every change of our orders: lets callers skip no-op diffs
+        self.hold_creates = False  # set while the venue rate-limits us: cancels only
         # (quote, base) the account holds in total; lets creates overlap with cancels
         self.holdings: Callable[[], tuple[Decimal, Decimal]] | None = None
 
@@ -191,6 +192,9 @@ class OrderManager:
         will hand to the venue.
         """
         admitted: list[OrderRequest] = []
+        if self.hold_creates and plan.creates:
+            self.stats["held_creates"] += len(plan.creates)
+            plan = Plan(cancels=plan.cancels, skipped=plan.skipped)  # cancels still go
         guard = SelfTradeGuard(self.orders.values()) if plan.creates else None
         open_count = len(self.orders)
         quote_locked = self.locked()[0] if self.pre_trade is not None else ZERO
@@ -275,8 +279,13 @@ class OrderManager:
             self._on_api_error("timeout")
             return
         except VenueError as exc:
+            # Nothing was placed. A rate limit is the venue's pacing, not a reject of ours:
+            # it must not count toward the reject breaker (one API error instead).
+            rate_limited = exc.code is VenueErrorCode.RATE_LIMITED
             for req in batch:
-                self._reject(req.client_order_id, exc.code.value, exc.message)
+                self._reject(
+                    req.client_order_id, exc.code.value, exc.message, count=not rate_limited
+                )
             self._error("create_failed", str(exc))
             self._on_api_error(exc.code.value)
             return
@@ -291,15 +300,16 @@ class OrderManager:
             return
         self._reject(cid, res.error, res.message)
 
-    def _reject(self, cid: str, code: str, message: str) -> None:
+    def _reject(self, cid: str, code: str, message: str, *, count: bool = True) -> None:
         o = self.orders.get(cid)
         if o is None or o.state is not S.PENDING_NEW:
             return
-        self.stats["rejects"] += 1
         if code == VenueErrorCode.POST_ONLY_WOULD_TAKE:
             self.post_only_bump[o.side] += 1  # re-price one tick safer next cycle
         self._transition(o, S.REJECTED, f"{code}: {message}" if message else code)
-        self._on_reject(code, message)
+        if count:
+            self.stats["rejects"] += 1
+            self._on_reject(code, message)
 
     async def _cancel_batch(self, batch: list[TrackedOrder]) -> None:
         self.stats["cancel_calls"] += 1

@@ -19,7 +19,11 @@ from agent.config import BotConfig, ConfigError
 from agent.events import EventBus, JsonLinesSink
 from agent.lifecycle import BotState
 from agent.model import ZERO
-from agent.venues.base import Venue
+from agent.venues.base import Venue, VenueError
+
+
+class VenueUnavailable(Exception):
+    """The venue cannot be used (bad credentials, unreachable): exit 1 with the reason."""
 
 
 @dataclass
@@ -66,7 +70,15 @@ def make_venue(config: BotConfig, opts: RunOptions, clock: Clock) -> Venue:
         except (ValueError, OSError) as exc:
             raise ConfigError([f"--scenario: {exc}"]) from None
         return SimVenue(scenario, seed=opts.seed, clock=clock)
-    raise ConfigError([f"--venue: venue {name!r} is not available in this build (use 'sim')"])
+    if opts.virtual:
+        raise ConfigError(["--speed: live venues run in real time; use --speed realtime"])
+    import ccxt
+
+    if name not in ccxt.exchanges:
+        raise ConfigError([f"--venue: {name!r} is neither 'sim' nor a ccxt exchange id"])
+    from agent.venues.ccxt_venue import make_ccxt_venue
+
+    return make_ccxt_venue(config, name, clock=clock, seed=opts.seed)
 
 
 async def run_bot(
@@ -92,7 +104,13 @@ async def run_bot(
             loop.add_signal_handler(sig, stop_requested.set)
     status_task = None
     try:
-        await venue.start()
+        try:
+            await venue.start()
+        except VenueError as exc:
+            raise VenueUnavailable(f"{venue.name}: {exc.message or exc.code.value}") from None
+        problems = venue.check_config(config)
+        if problems:
+            raise ConfigError(problems)
         if reference is not None:
             await reference.start()
         await bot.start()

@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from decimal import Decimal
 
+from agent.config import BotConfig
 from agent.model import (
     Balance,
     CancelResult,
@@ -158,6 +159,15 @@ class Venue(abc.ABC):
     @abc.abstractmethod
     def stream(self, symbol: str) -> AsyncIterator[VenueEvent]:
         """Market data and account events for `symbol`, in venue order."""
+
+    def check_config(self, config: BotConfig) -> list[str]:
+        """Configuration this venue cannot serve, as 'field.path: rule' lines."""
+        if config.market_making.post_only and not self.capabilities.post_only:
+            return [
+                f"market_making.post_only: venue {self.name} has no post-only orders; "
+                "set post_only: false to quote with ordinary limit orders"
+            ]
+        return []
 
     async def arm_dead_man(self, symbol: str, seconds: int) -> None:
         """Ask the venue to cancel our orders if not re-armed within `seconds` (0 disarms)."""
