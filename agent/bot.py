@@ -521,10 +521,11 @@ class Bot:
             self._dirty = True
             self._book_arrived = 0.0  # deferred until the venue answers: not decision time
             return
-        plan = self.decide()
-        if plan is not None and not plan.empty:
-            plan = self.om.admit(plan)
-            self._sync_task = asyncio.create_task(self._execute(plan))
+        with self.bus.batch():  # the whole decision's events: one journal transaction
+            plan = self.decide()
+            if plan is not None and not plan.empty:
+                plan = self.om.admit(plan)
+                self._sync_task = asyncio.create_task(self._execute(plan))
         if self.latencies_us is not None and self._book_arrived:
             self.latencies_us.append((time.perf_counter() - self._book_arrived) * 1e6)
         self._book_arrived = 0.0

@@ -6,9 +6,10 @@ see an event before anyone else (the journal) is registered with `durable=True`.
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, TextIO
@@ -78,6 +79,7 @@ class EventBus:
         self._next_seq = first_seq
         self._durable: list[Subscriber] = []
         self._subscribers: list[Subscriber] = []
+        self._batch: list[Event] | None = None
 
     @property
     def last_seq(self) -> int:
@@ -97,11 +99,38 @@ class EventBus:
     ) -> Event:
         ev = Event(self._next_seq, self._now(), kind, bot, severity, data)
         self._next_seq += 1
+        if self._batch is not None:
+            self._batch.append(ev)
+            return ev
         for fn in self._durable:
             fn(ev)  # a failing durable sink must stop the world: nothing is lost silently
         for fn in list(self._subscribers):
             fn(ev)
         return ev
+
+    @contextlib.contextmanager
+    def batch(self) -> Iterator[None]:
+        """Collect the events emitted inside, then write them to the durable sinks in one go
+        (one journal transaction for a whole ladder) before publishing them, in order."""
+        if self._batch is not None:
+            yield  # nested: the outer batch flushes
+            return
+        self._batch = []
+        try:
+            yield
+        finally:
+            events, self._batch = self._batch, None
+            if events:
+                for fn in self._durable:
+                    many = getattr(fn, "write_many", None)
+                    if many is not None:
+                        many(events)
+                    else:
+                        for ev in events:
+                            fn(ev)
+                for ev in events:
+                    for sub in list(self._subscribers):
+                        sub(ev)
 
 
 class JsonLinesSink:

@@ -124,30 +124,39 @@ class Journal:
 
     def __call__(self, ev: Event) -> None:
         """Durable sink for the event bus: one transaction per event."""
-        data = json.dumps(ev.data, default=json_default, separators=(",", ":"))
+        self.write_many([ev])
+
+    def write_many(self, events: list[Event]) -> None:
+        """Several events in one transaction (the bus's batches)."""
         with self._lock:
             db = self._db
             db.execute("BEGIN")
             try:
-                db.execute(
-                    "INSERT INTO events (seq, at, bot, kind, severity, data) VALUES (?,?,?,?,?,?)",
-                    (ev.seq, ev.at, ev.bot, ev.kind.value, ev.severity.value, data),
-                )
-                if ev.kind is EventKind.ORDER:
-                    self._project_order(ev)
-                elif ev.kind is EventKind.FILL:
-                    self._project_fill(ev)
-                elif ev.kind is EventKind.STATE:
-                    db.execute(
-                        "INSERT INTO bots (bot, state, reason, updated_at) VALUES (?,?,?,?) "
-                        "ON CONFLICT(bot) DO UPDATE SET state=excluded.state, "
-                        "reason=excluded.reason, updated_at=excluded.updated_at",
-                        (ev.bot, ev.data["to"], ev.data.get("reason", ""), ev.at),
-                    )
+                for ev in events:
+                    self._write(ev)
                 db.execute("COMMIT")
             except BaseException:
                 db.execute("ROLLBACK")
                 raise
+
+    def _write(self, ev: Event) -> None:
+        db = self._db
+        data = json.dumps(ev.data, default=json_default, separators=(",", ":"))
+        db.execute(
+            "INSERT INTO events (seq, at, bot, kind, severity, data) VALUES (?,?,?,?,?,?)",
+            (ev.seq, ev.at, ev.bot, ev.kind.value, ev.severity.value, data),
+        )
+        if ev.kind is EventKind.ORDER:
+            self._project_order(ev)
+        elif ev.kind is EventKind.FILL:
+            self._project_fill(ev)
+        elif ev.kind is EventKind.STATE:
+            db.execute(
+                "INSERT INTO bots (bot, state, reason, updated_at) VALUES (?,?,?,?) "
+                "ON CONFLICT(bot) DO UPDATE SET state=excluded.state, "
+                "reason=excluded.reason, updated_at=excluded.updated_at",
+                (ev.bot, ev.data["to"], ev.data.get("reason", ""), ev.at),
+            )
 
     def _project_order(self, ev: Event) -> None:
         d = ev.data
