@@ -123,6 +123,7 @@ class Bot:
         self._last_status_event = 0.0
         self._last_flatten_try = 0.0
         self._planned_version = -1
+        self._halted = False
         self.on_state: Callable[[BotState, BotState, str], None] | None = None
         self.journal: Journal | None = None
         self._restoring = False
@@ -345,6 +346,13 @@ class Bot:
         self._stopped.set()
         return self.state
 
+    async def halt(self) -> bool:
+        """For a process shutdown: stop deciding, cancel and confirm every order, and record
+        no lifecycle change (a restart resumes the state the journal holds)."""
+        self._halted = True
+        await self.close()
+        return await self._flatten()
+
     async def cancel_all(self) -> bool:
         if self.om is None:
             raise InvalidCommand("cannot cancel orders before the bot has synced with the venue")
@@ -515,7 +523,7 @@ class Bot:
     # ---------------------------------------------------------------- decisions
     def requote(self) -> None:
         """Recompute the ladder and hand the actions to the order manager (one sync at a time)."""
-        if self.state is not B.RUNNING or self.om is None:
+        if self.state is not B.RUNNING or self.om is None or self._halted:
             return
         if self._sync_task is not None and not self._sync_task.done():
             self._dirty = True

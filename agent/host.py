@@ -21,10 +21,11 @@ from agent.config import BotConfig, ConfigError, parse_config
 from agent.events import Event, EventBus, EventKind, Severity
 from agent.journal import Journal
 from agent.lifecycle import BotState, InvalidCommand
-from agent.venues.base import Venue
+from agent.venues.base import Venue, VenueError
 
 VenueFactory = Callable[[BotConfig, Clock], Venue]
 
+LIVE_QUEUE_MAX = 20_000  # events buffered per live subscriber before it reads from the journal
 COMMANDS = ("start", "pause", "resume", "stop", "cancel-all", "kill")
 
 
@@ -79,9 +80,19 @@ class AgentHost:
             if latest is None:
                 continue
             version, data = latest
-            cfg = parse_config(data)
-            handle = await self._spawn(cfg, version)
-            await self._resume_from(handle, BotState(state))
+            try:
+                cfg = parse_config(data)
+                handle = await self._spawn(cfg, version)
+                await self._resume_from(handle, BotState(state))
+            except (ConfigError, VenueError, OSError) as exc:
+                # One broken bot must not keep the agent (and its other bots) down.
+                self.bus.emit(
+                    EventKind.ERROR,
+                    name,
+                    Severity.CRITICAL,
+                    code="load_failed",
+                    message=f"bot could not be restored: {exc}",
+                )
 
     async def add_bot(
         self, config: BotConfig, *, author: str = "local", comment: str = "", start: bool = True
@@ -89,11 +100,14 @@ class AgentHost:
         name = config.bot.name
         if name in self.bots:
             raise ConfigError([f"bot.name: a bot named {name!r} already exists"])
+        # The venue first: a config whose venue cannot be built is never journaled, so a
+        # restart cannot trip over it.
+        handle = await self._spawn(config, 0)
         version = self.journal.add_config(name, config.dump(), author, comment, self.clock.now())
+        handle.version = version
         self.bus.emit(
             EventKind.CONFIG, name, Severity.INFO, version=version, author=author, comment=comment
         )
-        handle = await self._spawn(config, version)
         if start:
             await handle.bot.start()
         return handle
@@ -146,6 +160,12 @@ class AgentHost:
             elif command == "stop":
                 await bot.stop()
             elif command == "cancel-all":
+                if bot.state is BotState.RUNNING:
+                    # a running bot would quote again at once: cancel-all pauses it first
+                    await bot.pause("cancel-all")
+                    return CommandResult(
+                        bot.name, command, bot.state, True, "paused and cancelled every order"
+                    )
                 if not await bot.cancel_all():
                     return CommandResult(
                         bot.name,
@@ -249,23 +269,36 @@ class AgentHost:
     async def events(self, from_seq: int = 0, batch: int = 500) -> AsyncIterator[list[Event]]:
         """Everything after `from_seq`: first from the journal, then live, without a gap or a
         duplicate (the live queue is attached before the journal is read)."""
-        queue: asyncio.Queue[Event] = asyncio.Queue()
-        detach = self.bus.subscribe(queue.put_nowait)
+        queue: asyncio.Queue[Event] = asyncio.Queue(maxsize=LIVE_QUEUE_MAX)
+        overflow = False
+
+        def offer(ev: Event) -> None:
+            nonlocal overflow
+            if overflow:
+                return
+            try:
+                queue.put_nowait(ev)
+            except asyncio.QueueFull:
+                overflow = True  # a slow reader: it catches up from the journal instead
+
+        detach = self.bus.subscribe(offer)
         try:
             last = from_seq
-            for chunk in self.journal.iter_events(from_seq, batch):
-                last = chunk[-1].seq
-                yield chunk
             while True:
-                ev = await queue.get()
-                out = [ev] if ev.seq > last else []
-                while not queue.empty() and len(out) < batch:
-                    nxt = queue.get_nowait()
-                    if nxt.seq > last:
-                        out.append(nxt)
-                if out:
-                    last = out[-1].seq
-                    yield out
+                for chunk in self.journal.iter_events(last, batch):
+                    last = chunk[-1].seq
+                    yield chunk
+                overflow = False
+                while not overflow or not queue.empty():
+                    ev = await queue.get()
+                    out = [ev] if ev.seq > last else []
+                    while not queue.empty() and len(out) < batch:
+                        nxt = queue.get_nowait()
+                        if nxt.seq > last:
+                            out.append(nxt)
+                    if out:
+                        last = out[-1].seq
+                        yield out
         finally:
             detach()
 
