@@ -50,6 +50,9 @@ FLATTEN_RETRY_SECONDS = 2.0
 # Dead-man switch: the venue cancels our orders this long after the last re-arm.
 DEAD_MAN_TIMEOUT_SECONDS = 30
 DEAD_MAN_REARM_SECONDS = 10.0
+# Fills are also reconciled against the venue's trade history this often (streams can miss).
+FILL_RECONCILE_SECONDS = 30.0
+FILL_RECONCILE_OVERLAP = 120.0
 
 
 @dataclass(slots=True)
@@ -124,6 +127,7 @@ class Bot:
         self._last_flatten_try = 0.0
         self._planned_version = -1
         self._halted = False
+        self._fills_checked_at = clock.now()
         self.on_state: Callable[[BotState, BotState, str], None] | None = None
         self.journal: Journal | None = None
         self._restoring = False
@@ -282,10 +286,7 @@ class Bot:
             )
             om.orders[o.client_order_id] = o
         last = journal.last_fill_at(self.name)
-        since = (last - 60.0) if last is not None else self.clock.now() - 86400.0
-        for fill in await self.venue.fetch_fills(self.symbol, since):
-            if self.ids.owns(fill.client_order_id):
-                om.apply_fill(fill)
+        await self.reconcile_fills(since=(last - 60.0) if last is not None else None)
         for o in list(om.orders.values()):
             await om._settle_missing(o)
         restored = len(om.orders)
@@ -298,6 +299,32 @@ class Bot:
                 count=restored,
                 message="in-flight orders reloaded from the journal",
             )
+
+    async def reconcile_fills(self, since: float | None = None) -> int:
+        """Ask the venue for our fills and apply the ones we have not seen (dedup by trade id).
+
+        Streams can miss fills (a reconnect, a crash, a shutdown between the last stream
+        message and the final cancel); the venue's trade history cannot. Returns how many new
+        fills were found."""
+        om = self.om
+        if om is None:
+            return 0
+        if since is None:
+            since = self._fills_checked_at - FILL_RECONCILE_OVERLAP
+        started = self.clock.now()
+        try:
+            fills = await self.venue.fetch_fills(self.symbol, since)
+        except VenueError as exc:
+            self._on_api_error(exc.code.value)
+            return 0
+        before = om.stats["fills_reconciled"]
+        with self.bus.batch():
+            for fill in fills:
+                if self.ids.owns(fill.client_order_id) and fill.trade_id not in om.seen_trades:
+                    om.stats["fills_reconciled"] += 1
+                    om.apply_fill(fill)
+        self._fills_checked_at = started
+        return om.stats["fills_reconciled"] - before
 
     async def pause(self, reason: str = "operator") -> BotState:
         check(self.state, B.PAUSED, "pause")
@@ -318,6 +345,7 @@ class Bot:
         check(self.state, B.STOPPED, "stop")
         self._set_state(B.STOPPED, reason)
         await self._flatten()
+        await self.reconcile_fills()
         await self._disarm_dead_man()
         self._stopped.set()
         return self.state
@@ -351,7 +379,9 @@ class Bot:
         no lifecycle change (a restart resumes the state the journal holds)."""
         self._halted = True
         await self.close()
-        return await self._flatten()
+        flat = await self._flatten()
+        await self.reconcile_fills()  # fills that landed after the stream was closed
+        return flat
 
     async def cancel_all(self) -> bool:
         if self.om is None:
@@ -612,8 +642,10 @@ class Bot:
             if self.volume is not None:
                 self.volume.tick()
             await self._keep_flat()
-            self._mark_uptime()
             now = self.clock.now()
+            if now - self._fills_checked_at >= FILL_RECONCILE_SECONDS:
+                await self.reconcile_fills()
+            self._mark_uptime()
             if now - self._last_status_event >= STATUS_EVENT_SECONDS:
                 self._last_status_event = now
                 self.bus.emit(EventKind.STATUS, self.name, Severity.DEBUG, **self.status_fields())
