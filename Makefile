@@ -31,6 +31,7 @@ test: lint typecheck unit
 
 bench: $(STAMP)
 	$(PY) -m benchmarks.engine
+	$(PY) -m benchmarks.stream
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache
