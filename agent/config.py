@@ -246,6 +246,11 @@ class PricingConfig(_Strict):
         return self
 
 
+# Keys of notifications.telegram.levels: agent.notify.messages.NotifyKind (which imports this
+# module, so the names are repeated here; tests/test_telegram_wiring.py keeps them equal).
+TELEGRAM_KINDS = ("state", "risk", "error", "fill", "volume", "daily_report")
+
+
 class TelegramConfig(_Strict):
     enabled: bool = False
     chat_ids: list[int] = Field(default_factory=list)
@@ -259,6 +264,21 @@ class TelegramConfig(_Strict):
     def _report_time(cls, v: str) -> str:
         if not re.match(r"^([01]\d|2[0-3]):[0-5]\d$", v):
             raise ValueError("must be HH:MM (UTC)")
+        return v
+
+    @field_validator("levels")
+    @classmethod
+    def _level_kinds(cls, v: dict[str, NotifyLevel]) -> dict[str, NotifyLevel]:
+        unknown = sorted(k for k in v if k not in TELEGRAM_KINDS)
+        if unknown:
+            raise ValueError(f"unknown kind {unknown[0]!r}; one of {', '.join(TELEGRAM_KINDS)}")
+        return v
+
+    @field_validator("api_base_url")
+    @classmethod
+    def _api_base_url(cls, v: str) -> str:
+        if not v.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
         return v
 
     @model_validator(mode="after")

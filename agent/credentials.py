@@ -4,8 +4,9 @@ Secrets are write-only (design rule): SetCredentials stores them, only the venue
 the agent reads them back, and no API returns them. Each bot's credentials are one Fernet token
 (AES-128-CBC + HMAC-SHA256) in `<data-dir>/credentials/<bot>.enc`, written atomically with mode
 0600. The key comes from MMBOT_SECRET_KEY, else from `<data-dir>/secret.key` (created 0600 on
-first use). `VenueCredentials` hides its secret fields from repr() so that an accidental log
-line or traceback cannot leak them.
+first use). The agent's Telegram bot token (SetTelegramToken) is stored the same way in
+`<data-dir>/credentials/_telegram.enc`. `VenueCredentials` hides its secret fields from repr()
+so that an accidental log line or traceback cannot leak them.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 SECRET_KEY_ENV = "MMBOT_SECRET_KEY"
 KEY_FILE = "secret.key"
 CREDENTIALS_DIR = "credentials"
+TELEGRAM_FILE = "_telegram.enc"  # the agent's Telegram bot token
 MIN_PASSPHRASE_CHARS = 32
 _BOT_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
 
@@ -178,6 +180,47 @@ class CredentialStore:
 
     def delete(self, bot: str) -> bool:
         path = self._path(bot)
+        existed = path.exists()
+        path.unlink(missing_ok=True)
+        return existed
+
+    # ------------------------------------------------------------------ Telegram bot token
+    # One per agent (an agent runs one notifier). The file name starts with '_', which no bot
+    # name can, so it never collides with a bot's credentials.
+
+    @property
+    def _telegram_path(self) -> Path:
+        return self.dir / TELEGRAM_FILE
+
+    def set_telegram_token(self, token: str, *, now: float | None = None) -> float:
+        """Encrypt and store the Telegram bot token; returns the time stored."""
+        if not token:
+            raise CredentialsError("telegram token: is required")
+        at = time.time() if now is None else now
+        doc = {"token": token, "updated_at": at}
+        write_private(self._telegram_path, self._f().encrypt(json.dumps(doc).encode()))
+        return at
+
+    def telegram_token(self) -> str | None:
+        """For the notifier only: never hand the result to an API response or a log."""
+        path = self._telegram_path
+        if not path.exists():
+            return None
+        try:
+            doc = json.loads(self._f().decrypt(path.read_bytes()))
+        except InvalidToken:
+            raise CredentialsError(
+                f"the Telegram bot token cannot be decrypted with the current key "
+                f"({SECRET_KEY_ENV} or {KEY_FILE} changed?)"
+            ) from None
+        token = doc.get("token")
+        return token if isinstance(token, str) and token else None
+
+    def has_telegram_token(self) -> bool:
+        return self._telegram_path.exists()
+
+    def delete_telegram_token(self) -> bool:
+        path = self._telegram_path
         existed = path.exists()
         path.unlink(missing_ok=True)
         return existed

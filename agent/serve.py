@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from agent.clock import Clock
     from agent.credentials import CredentialStore
     from agent.host import AgentHost
+    from agent.notify.service import TelegramService
     from agent.service.server import SecurityPlan
     from agent.venues.base import Venue
     from agent.venues.sim import Scenario
@@ -163,6 +164,34 @@ async def halt_bots(host: AgentHost) -> dict[str, bool]:
     return out
 
 
+async def start_telegram(host: AgentHost, credentials: CredentialStore) -> TelegramService:
+    """The agent's Telegram notifier, following the bots' `notifications.telegram` blocks.
+    The token is the one stored with SetTelegramToken, else MMBOT_TELEGRAM_BOT_TOKEN; it is
+    read on every check, so a token stored while the agent runs is picked up."""
+    from agent.credentials import CredentialsError
+    from agent.notify.service import TelegramService, token_from_env
+
+    reported: set[str] = set()
+
+    def token() -> str | None:
+        try:
+            stored = credentials.telegram_token()
+        except CredentialsError as exc:
+            if str(exc) not in reported:  # asked every few seconds: say it once
+                reported.add(str(exc))
+                log.error("telegram: %s", exc)
+            stored = None
+        return stored or token_from_env()
+
+    service = TelegramService(host, token)
+    try:
+        await service.start()
+    except Exception:
+        # Alerts are not worth refusing to trade over; the log says why there are none.
+        log.exception("telegram: notifications not started")
+    return service
+
+
 class DataDirBusy(OSError):
     """Another agent process owns the data dir."""
 
@@ -223,6 +252,7 @@ async def _serve(
     )
     host = AgentHost(p.data_dir, clock, factory, seed=opts.seed)
     server = AgentServer(host, credentials, token=token, security=p.security, listen=p.listen)
+    telegram: TelegramService | None = None
     handled: list[signal.Signals] = []
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
@@ -244,6 +274,7 @@ async def _serve(
             else:
                 await host.add_bot(p.config, author="agent serve --config", comment="first start")
                 log.info("added bot %s from --config", name)
+        telegram = await start_telegram(host, credentials)
         await server.start()
         if on_listening is not None:
             on_listening(str(ListenAddress(p.listen.host, port)))
@@ -254,5 +285,7 @@ async def _serve(
             loop.remove_signal_handler(sig)
         await server.stop(opts.grace)
         await halt_bots(host)
+        if telegram is not None:
+            await telegram.stop()  # after the halt, so its last alerts still go out
         await host.close()
         log.info("agent stopped")

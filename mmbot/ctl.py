@@ -738,3 +738,48 @@ def credentials_set(
         _json({"bot": r.bot, "updated_at": r.updated_at})
     else:
         typer.echo(f"stored credentials for {r.bot} (write-only: they cannot be read back)")
+
+
+# ---------------------------------------------------------------- Telegram
+
+
+@app.command("telegram-token")
+def telegram_token(
+    ctx: typer.Context,
+    stdin: Annotated[
+        bool, typer.Option("--stdin", help="Read the token from stdin (first line).")
+    ] = False,
+    json_out: JsonOpt = False,
+) -> None:
+    """Store the agent's Telegram bot token (prompted, never echoed); it can never be read back.
+
+    Never pass the token as an argument: it would end up in the shell history and `ps`.
+    """
+    pb = _pb()
+    if stdin:
+        lines = sys.stdin.read().splitlines()
+        token = lines[0].strip() if lines else ""
+    else:
+        token = typer.prompt("Telegram bot token", hide_input=True, default="", show_default=False)
+        token = token.strip()
+    if not token:
+        _die("no token given (from @BotFather: <bot id>:<secret>)", 2)
+    with Client(_conn(ctx)) as c:
+        r = c.call("SetTelegramToken", pb.SetTelegramTokenRequest(token=token))
+    if json_out:
+        _json({"updated_at": r.updated_at})
+    else:
+        typer.echo("stored the Telegram bot token (write-only: it cannot be read back)")
+
+
+@app.command("notify-test")
+def notify_test(ctx: typer.Context, bot: BotOpt = None, json_out: JsonOpt = False) -> None:
+    """Send a test message to every chat of the bot's notifications.telegram block."""
+    pb = _pb()
+    with Client(_conn(ctx)) as c:
+        r = c.call("NotifyTest", pb.NotifyTestRequest(bot=bot or ""))
+    chats = list(r.chat_ids)
+    if json_out:
+        _json({"chat_ids": chats})
+    else:
+        typer.echo(f"sent to chats {', '.join(str(chat) for chat in chats)}")

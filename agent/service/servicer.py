@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import re
 import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -40,6 +41,9 @@ R = TypeVar("R")
 Handler = Callable[[Any, Any, Any], Awaitable[R]]
 
 STREAM_BATCH = 500
+# A Bot API token as @BotFather issues it: the bot's numeric id, ':', then the secret part.
+TELEGRAM_TOKEN_RE = re.compile(r"^[0-9]+:[A-Za-z0-9_-]+$")
+NO_TELEGRAM_TOKEN = "no Telegram bot token: mmbot ctl telegram-token or MMBOT_TELEGRAM_BOT_TOKEN"
 EVENT_CACHE_SIZE = 20_000
 
 
@@ -158,6 +162,7 @@ class AgentServicer(pb_grpc.AgentServiceServicer):
                 )
                 for b in info["bots"]
             ],
+            has_telegram_token=self.credentials.has_telegram_token(),
         )
 
     @rpc
@@ -400,3 +405,56 @@ class AgentServicer(pb_grpc.AgentServiceServicer):
         at = self.credentials.set(name, creds, now=self.host.clock.now())
         log.info("stored venue credentials for %s", name)
         return pb.SetCredentialsResponse(bot=name, updated_at=at)
+
+    @rpc
+    async def SetTelegramToken(
+        self, request: pb.SetTelegramTokenRequest, context: Any
+    ) -> pb.SetTelegramTokenResponse:
+        # The rules never quote the token: a refused one must not end up in a log either.
+        token = request.token
+        if not token:
+            raise RequestError(["token: is required"])
+        if any(c.isspace() for c in token):
+            raise RequestError(["token: must not contain whitespace"])
+        if not TELEGRAM_TOKEN_RE.match(token):
+            raise RequestError(
+                ["token: must look like <bot id>:<secret> (digits, ':', letters/digits/-/_)"]
+            )
+        at = self.credentials.set_telegram_token(token, now=self.host.clock.now())
+        log.info("stored the Telegram bot token")
+        return pb.SetTelegramTokenResponse(updated_at=at)
+
+    # ------------------------------------------------------------------ notifications
+    @rpc
+    async def NotifyTest(
+        self, request: pb.NotifyTestRequest, context: Any
+    ) -> pb.NotifyTestResponse:
+        # python-telegram-bot and httpx load only when a test message is actually sent.
+        from agent.notify.service import token_from_env
+        from agent.notify.telegram import NotifyError, send_test_message
+
+        h = self.host.handle(request.bot or None)
+        name = h.bot.name
+        cfg = h.bot.config.notifications.telegram
+        token = self.credentials.telegram_token() or token_from_env()
+        if not token:
+            await context.abort(grpc.StatusCode.FAILED_PRECONDITION, NO_TELEGRAM_TOKEN)
+        if not cfg.enabled:
+            await context.abort(
+                grpc.StatusCode.FAILED_PRECONDITION,
+                f"notifications.telegram.enabled is false for bot {name}",
+            )
+        if not cfg.chat_ids:
+            await context.abort(
+                grpc.StatusCode.FAILED_PRECONDITION,
+                f"notifications.telegram.chat_ids is empty for bot {name}",
+            )
+        assert token is not None  # abort raised otherwise
+        try:
+            await send_test_message(cfg, token)
+        except NotifyError as exc:
+            log.warning("telegram test message for %s failed: %s", name, exc)
+            await context.abort(grpc.StatusCode.FAILED_PRECONDITION, str(exc))
+        chats = list(dict.fromkeys(cfg.chat_ids))
+        log.info("telegram test message for %s sent to %d chat(s)", name, len(chats))
+        return pb.NotifyTestResponse(chat_ids=chats)

@@ -11,14 +11,16 @@ class GetInfoRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class GetInfoResponse(_message.Message):
-    __slots__ = ("agent_version", "last_seq", "bots")
+    __slots__ = ("agent_version", "last_seq", "bots", "has_telegram_token")
     AGENT_VERSION_FIELD_NUMBER: _ClassVar[int]
     LAST_SEQ_FIELD_NUMBER: _ClassVar[int]
     BOTS_FIELD_NUMBER: _ClassVar[int]
+    HAS_TELEGRAM_TOKEN_FIELD_NUMBER: _ClassVar[int]
     agent_version: str
     last_seq: int
     bots: _containers.RepeatedCompositeFieldContainer[BotSummary]
-    def __init__(self, agent_version: _Optional[str] = ..., last_seq: _Optional[int] = ..., bots: _Optional[_Iterable[_Union[BotSummary, _Mapping]]] = ...) -> None: ...
+    has_telegram_token: bool
+    def __init__(self, agent_version: _Optional[str] = ..., last_seq: _Optional[int] = ..., bots: _Optional[_Iterable[_Union[BotSummary, _Mapping]]] = ..., has_telegram_token: _Optional[bool] = ...) -> None: ...
 
 class BotSummary(_message.Message):
     __slots__ = ("name", "venue", "symbol", "state", "config_version", "capabilities", "has_credentials")
@@ -444,3 +446,27 @@ class SetCredentialsResponse(_message.Message):
     bot: str
     updated_at: float
     def __init__(self, bot: _Optional[str] = ..., updated_at: _Optional[float] = ...) -> None: ...
+
+class SetTelegramTokenRequest(_message.Message):
+    __slots__ = ("token",)
+    TOKEN_FIELD_NUMBER: _ClassVar[int]
+    token: str
+    def __init__(self, token: _Optional[str] = ...) -> None: ...
+
+class SetTelegramTokenResponse(_message.Message):
+    __slots__ = ("updated_at",)
+    UPDATED_AT_FIELD_NUMBER: _ClassVar[int]
+    updated_at: float
+    def __init__(self, updated_at: _Optional[float] = ...) -> None: ...
+
+class NotifyTestRequest(_message.Message):
+    __slots__ = ("bot",)
+    BOT_FIELD_NUMBER: _ClassVar[int]
+    bot: str
+    def __init__(self, bot: _Optional[str] = ...) -> None: ...
+
+class NotifyTestResponse(_message.Message):
+    __slots__ = ("chat_ids",)
+    CHAT_IDS_FIELD_NUMBER: _ClassVar[int]
+    chat_ids: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, chat_ids: _Optional[_Iterable[int]] = ...) -> None: ...

@@ -115,6 +115,16 @@ class AgentServiceStub:
                 request_serializer=agent_dot_proto_dot_mmbot_dot_agent_dot_v1_dot_agent__pb2.SetCredentialsRequest.SerializeToString,
                 response_deserializer=agent_dot_proto_dot_mmbot_dot_agent_dot_v1_dot_agent__pb2.SetCredentialsResponse.FromString,
                 _registered_method=True)
+        self.SetTelegramToken = channel.unary_unary(
+                '/mmbot.agent.v1.AgentService/SetTelegramToken',
+                request_serializer=agent_dot_proto_dot_mmbot_dot_agent_dot_v1_dot_agent__pb2.SetTelegramTokenRequest.SerializeToString,
+                response_deserializer=agent_dot_proto_dot_mmbot_dot_agent_dot_v1_dot_agent__pb2.SetTelegramTokenResponse.FromString,
+                _registered_method=True)
+        self.NotifyTest = channel.unary_unary(
+                '/mmbot.agent.v1.AgentService/NotifyTest',
+                request_serializer=agent_dot_proto_dot_mmbot_dot_agent_dot_v1_dot_agent__pb2.NotifyTestRequest.SerializeToString,
+                response_deserializer=agent_dot_proto_dot_mmbot_dot_agent_dot_v1_dot_agent__pb2.NotifyTestResponse.FromString,
+                _registered_method=True)
 
 
 class AgentServiceServicer:
@@ -228,6 +238,20 @@ class AgentServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SetTelegramToken(self, request, context):
+        """Store the agent's Telegram bot token, encrypted at rest. Write-only: no call returns it.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def NotifyTest(self, request, context):
+        """Send a test message to every chat of a bot's notifications.telegram block.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AgentServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -310,6 +334,16 @@ def add_AgentServiceServicer_to_server(servicer, server):
                     servicer.SetCredentials,
                     request_deserializer=agent_dot_proto_dot_mmbot_dot_agent_dot_v1_dot_agent__pb2.SetCredentialsRequest.FromString,
                     response_serializer=agent_dot_proto_dot_mmbot_dot_agent_dot_v1_dot_agent__pb2.SetCredentialsResponse.SerializeToString,
+            ),
+            'SetTelegramToken': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetTelegramToken,
+                    request_deserializer=agent_dot_proto_dot_mmbot_dot_agent_dot_v1_dot_agent__pb2.SetTelegramTokenRequest.FromString,
+                    response_serializer=agent_dot_proto_dot_mmbot_dot_agent_dot_v1_dot_agent__pb2.SetTelegramTokenResponse.SerializeToString,
+            ),
+            'NotifyTest': grpc.unary_unary_rpc_method_handler(
+                    servicer.NotifyTest,
+                    request_deserializer=agent_dot_proto_dot_mmbot_dot_agent_dot_v1_dot_agent__pb2.NotifyTestRequest.FromString,
+                    response_serializer=agent_dot_proto_dot_mmbot_dot_agent_dot_v1_dot_agent__pb2.NotifyTestResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -745,6 +779,60 @@ class AgentService:
             '/mmbot.agent.v1.AgentService/SetCredentials',
             agent_dot_proto_dot_mmbot_dot_agent_dot_v1_dot_agent__pb2.SetCredentialsRequest.SerializeToString,
             agent_dot_proto_dot_mmbot_dot_agent_dot_v1_dot_agent__pb2.SetCredentialsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetTelegramToken(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mmbot.agent.v1.AgentService/SetTelegramToken',
+            agent_dot_proto_dot_mmbot_dot_agent_dot_v1_dot_agent__pb2.SetTelegramTokenRequest.SerializeToString,
+            agent_dot_proto_dot_mmbot_dot_agent_dot_v1_dot_agent__pb2.SetTelegramTokenResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def NotifyTest(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mmbot.agent.v1.AgentService/NotifyTest',
+            agent_dot_proto_dot_mmbot_dot_agent_dot_v1_dot_agent__pb2.NotifyTestRequest.SerializeToString,
+            agent_dot_proto_dot_mmbot_dot_agent_dot_v1_dot_agent__pb2.NotifyTestResponse.FromString,
             options,
             channel_credentials,
             insecure,
