@@ -1,0 +1,1 @@
+"""One module per page; `register()` in each adds its routes to NiceGUI."""

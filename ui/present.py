@@ -1,0 +1,346 @@
+"""Pure functions that turn service-layer data into what the pages show: rows, badges and
+ECharts options. No NiceGUI here, so they are cheap to test."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+SEVERITIES = ("debug", "info", "warning", "error", "critical")
+RUNNING_STATES = {"RUNNING", "QUOTING"}
+BAD_STATES = {"STOPPED", "KILLED", "HALTED", "ERROR", "FAILED"}
+
+
+def dec(v: Any) -> Decimal | None:
+    if v is None or v == "":
+        return None
+    try:
+        d = Decimal(str(v))
+    except (InvalidOperation, ValueError):
+        return None
+    return d if d.is_finite() else None
+
+
+def fmt(v: Any, places: int | None = None) -> str:
+    """Decimals as text without float rounding; `places` only trims for display."""
+    d = dec(v)
+    if d is None:
+        return "–" if v is None or v == "" else str(v)
+    if places is not None:
+        d = d.quantize(Decimal(1).scaleb(-places)) if d.adjusted() > -places else d
+    s = format(d.normalize(), "f") if d == d.to_integral() else format(d, "f")
+    if "." in s:
+        s = s.rstrip("0").rstrip(".")
+    return s
+
+
+def fmt_time(ts: float | dt.datetime | None) -> str:
+    if ts is None:
+        return "–"
+    if isinstance(ts, dt.datetime):
+        d = ts if ts.tzinfo else ts.replace(tzinfo=dt.UTC)
+    else:
+        d = dt.datetime.fromtimestamp(float(ts), dt.UTC)
+    return d.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def ago(ts: float | dt.datetime | None, now: float | None = None) -> str:
+    if ts is None:
+        return "never"
+    t = ts.timestamp() if isinstance(ts, dt.datetime) else float(ts)
+    s = max(0, int((time.time() if now is None else now) - t))
+    if s < 60:
+        return f"{s}s ago"
+    if s < 3600:
+        return f"{s // 60}m ago"
+    if s < 86400:
+        return f"{s // 3600}h ago"
+    return f"{s // 86400}d ago"
+
+
+def state_color(state: str) -> str:
+    if state in RUNNING_STATES:
+        return "positive"
+    if state in BAD_STATES:
+        return "negative"
+    if state in {"PAUSED", "PAUSING", "STOPPING"}:
+        return "warning"
+    return "grey"
+
+
+def risk_color(status: str | None) -> str:
+    return {"OK": "positive", "WARN": "warning", "WARNING": "warning"}.get(
+        status or "", "negative" if status else "grey"
+    )
+
+
+def risk_rows(risk: dict[str, Any] | None) -> list[dict[str, Any]]:
+    rows = []
+    for r in (risk or {}).get("rules") or []:
+        state = str(r.get("state") or "")
+        rows.append(
+            {
+                "rule": str(r.get("rule", "")),
+                "value": fmt(r.get("value")),
+                "limit": fmt(r.get("limit")),
+                "state": state,
+                "action": str(r.get("action") or "–"),
+                "breach": state not in ("OK", ""),
+            }
+        )
+    return rows
+
+
+def order_rows(orders: list[dict[str, Any]], now: float | None = None) -> list[dict[str, Any]]:
+    t = time.time() if now is None else now
+    out = []
+    for o in orders:
+        created = o.get("created_at")
+        out.append(
+            {
+                "id": str(o.get("client_order_id", "")),
+                "side": str(o.get("side", "")),
+                "price": fmt(o.get("price")),
+                "amount": fmt(o.get("amount")),
+                "filled": fmt(o.get("filled")),
+                "status": str(o.get("status", "")),
+                "age": f"{int(t - float(created))}s" if created else "–",
+            }
+        )
+    # asks high to low, then bids high to low: reads like an order book
+    out.sort(key=lambda r: (r["side"] != "sell", -(dec(r["price"]) or Decimal(0))))
+    return out
+
+
+def fill_rows(fills: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [
+        {
+            "id": f"{f.get('trade_id', '')}-{f.get('seq', i)}",
+            "time": fmt_time(f.get("at")),
+            "side": str(f.get("side", "")),
+            "price": fmt(f.get("price")),
+            "amount": fmt(f.get("amount")),
+            "fee": f"{fmt(f.get('fee'))} {f.get('fee_asset', '')}".strip(),
+            "liquidity": str(f.get("liquidity", "")),
+        }
+        for i, f in enumerate(fills)
+    ]
+
+
+def event_text(e: dict[str, Any]) -> str:
+    skip = {"seq", "at", "kind", "severity", "bot", "agent_id", "bot_id"}
+    data = e.get("data") if isinstance(e.get("data"), dict) else e
+    parts = [f"{k}={v}" for k, v in (data or {}).items() if k not in skip]
+    return ", ".join(parts)[:300]
+
+
+def event_rows(
+    events: list[dict[str, Any]], min_severity: str = "debug", kinds: list[str] | None = None
+) -> list[dict[str, Any]]:
+    floor = SEVERITIES.index(min_severity) if min_severity in SEVERITIES else 0
+    out = []
+    for e in events:
+        sev = str(e.get("severity", "info"))
+        if (SEVERITIES.index(sev) if sev in SEVERITIES else 1) < floor:
+            continue
+        if kinds and e.get("kind") not in kinds:
+            continue
+        out.append(
+            {
+                "seq": int(e.get("seq", 0)),
+                "time": fmt_time(e.get("at")),
+                "severity": sev,
+                "kind": str(e.get("kind", "")),
+                "text": event_text(e),
+            }
+        )
+    return out
+
+
+def inventory_rows(status: dict[str, Any]) -> list[dict[str, Any]]:
+    bal = status.get("balances") or {}
+    return [
+        {
+            "asset": asset,
+            "free": fmt(b.get("free")),
+            "locked": fmt(b.get("locked")),
+            "total": fmt(b.get("total")),
+        }
+        for asset, b in bal.items()
+        if isinstance(b, dict)
+    ]
+
+
+def mid_chart(points: list[dict[str, Any]]) -> dict[str, Any]:
+    """Mid price with the bot's best and outermost bid/ask over time."""
+
+    def series(name: str, key: str, color: str, dashed: bool = False) -> dict[str, Any]:
+        return {
+            "name": name,
+            "type": "line",
+            "showSymbol": False,
+            "connectNulls": True,
+            "lineStyle": {"color": color, "type": "dashed" if dashed else "solid"},
+            "itemStyle": {"color": color},
+            "data": [[p["t"] * 1000, _num(p.get(key))] for p in points],
+        }
+
+    return {
+        "animation": False,
+        "tooltip": {"trigger": "axis"},
+        "legend": {"top": 0},
+        "grid": {"left": 70, "right": 16, "top": 30, "bottom": 30},
+        "xAxis": {"type": "time"},
+        "yAxis": {"type": "value", "scale": True},
+        "series": [
+            series("mid", "mid", "#1976d2"),
+            series("own best bid", "bid", "#21ba45"),
+            series("own best ask", "ask", "#c10015"),
+            series("own lowest bid", "bid_far", "#21ba45", True),
+            series("own highest ask", "ask_far", "#c10015", True),
+        ],
+    }
+
+
+def _num(v: Any) -> float | None:
+    """Charts need numbers; this is display only (orders never pass through here)."""
+    d = dec(v)
+    return float(d) if d is not None else None
+
+
+def ladder_point(t: float, status: dict[str, Any], orders: list[dict[str, Any]]) -> dict[str, Any]:
+    bids = [dec(o.get("price")) for o in orders if o.get("side") == "buy"]
+    asks = [dec(o.get("price")) for o in orders if o.get("side") == "sell"]
+    b = [x for x in bids if x is not None]
+    a = [x for x in asks if x is not None]
+    return {
+        "t": t,
+        "mid": status.get("mid"),
+        "bid": str(max(b)) if b else None,
+        "ask": str(min(a)) if a else None,
+        "bid_far": str(min(b)) if b else None,
+        "ask_far": str(max(a)) if a else None,
+    }
+
+
+def depth_chart(orders: list[dict[str, Any]], mid: Any = None) -> dict[str, Any]:
+    """Cumulative depth of the bot's own orders, each order marked as a point."""
+    bids = sorted(
+        (
+            (dec(o.get("price")), dec(o.get("amount")), dec(o.get("filled")) or 0)
+            for o in orders
+            if o.get("side") == "buy"
+        ),
+        key=lambda x: -(x[0] or 0),
+    )
+    asks = sorted(
+        (
+            (dec(o.get("price")), dec(o.get("amount")), dec(o.get("filled")) or 0)
+            for o in orders
+            if o.get("side") == "sell"
+        ),
+        key=lambda x: x[0] or 0,
+    )
+
+    def cumulate(rows: list[Any]) -> list[list[float | None]]:
+        total = Decimal(0)
+        out: list[list[float | None]] = []
+        for price, amount, filled in rows:
+            if price is None or amount is None:
+                continue
+            total += amount - filled
+            out.append([_num(price), _num(total)])
+        return out
+
+    bid_pts, ask_pts = cumulate(bids), cumulate(asks)
+    series: list[dict[str, Any]] = [
+        {
+            "name": "bids (own)",
+            "type": "line",
+            "step": "end",
+            "areaStyle": {"opacity": 0.25},
+            "color": "#21ba45",
+            "data": sorted(bid_pts, key=lambda p: p[0] or 0),
+        },
+        {
+            "name": "asks (own)",
+            "type": "line",
+            "step": "start",
+            "areaStyle": {"opacity": 0.25},
+            "color": "#c10015",
+            "data": ask_pts,
+        },
+        {
+            "name": "own orders",
+            "type": "scatter",
+            "symbolSize": 7,
+            "color": "#000",
+            "data": bid_pts + ask_pts,
+        },
+    ]
+    m = _num(mid)
+    if m is not None:
+        series[0]["markLine"] = {
+            "symbol": "none",
+            "data": [{"xAxis": m, "name": "mid"}],
+            "lineStyle": {"color": "#1976d2"},
+            "label": {"formatter": "mid"},
+        }
+    return {
+        "animation": False,
+        "tooltip": {"trigger": "item"},
+        "legend": {"top": 0},
+        "grid": {"left": 70, "right": 16, "top": 30, "bottom": 30},
+        "xAxis": {"type": "value", "scale": True, "name": "price"},
+        "yAxis": {"type": "value", "name": "cum. amount"},
+        "series": series,
+    }
+
+
+def preview_rows(preview: dict[str, Any] | None) -> list[dict[str, Any]]:
+    rows = []
+    for side, key in (("sell", "asks"), ("buy", "bids")):
+        for q in (preview or {}).get(key) or []:
+            p, a = dec(q.get("price")), dec(q.get("amount"))
+            rows.append(
+                {
+                    "id": f"{side}-{q.get('level')}",
+                    "side": side,
+                    "level": q.get("level"),
+                    "price": fmt(p),
+                    "amount": fmt(a),
+                    "notional": fmt(p * a if p is not None and a is not None else None, 6),
+                }
+            )
+    return rows
+
+
+def preview_chart(preview: dict[str, Any] | None) -> dict[str, Any]:
+    pv = preview or {}
+
+    def pts(key: str) -> list[list[float | None]]:
+        return [[_num(q.get("price")), _num(q.get("amount"))] for q in pv.get(key) or []]
+
+    series: list[dict[str, Any]] = [
+        {"name": "bids", "type": "bar", "color": "#21ba45", "barMaxWidth": 8, "data": pts("bids")},
+        {"name": "asks", "type": "bar", "color": "#c10015", "barMaxWidth": 8, "data": pts("asks")},
+    ]
+    m = _num(pv.get("mid"))
+    if m is not None:
+        series[0]["markLine"] = {
+            "symbol": "none",
+            "data": [{"xAxis": m}],
+            "label": {"formatter": "mid"},
+            "lineStyle": {"color": "#1976d2"},
+        }
+    return {
+        "animation": False,
+        "tooltip": {"trigger": "item"},
+        "legend": {"top": 0},
+        "grid": {"left": 70, "right": 16, "top": 30, "bottom": 30},
+        "xAxis": {"type": "value", "scale": True, "name": "price"},
+        "yAxis": {"type": "value", "name": "amount"},
+        "series": series,
+    }
