@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 venv: $(STAMP)
 
 demo: $(STAMP)
-	$(VENV)/bin/mmbot agent run --config examples/ushark.yaml --venue sim --speed realtime
+	$(VENV)/bin/mmbot demo
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check agent mmbot tests benchmarks

@@ -2,7 +2,7 @@
 faults. At no point may a limit be exceeded, and every breach leaves zero open orders.
 
 MMBOT_RISK_RUNS sets the number of runs (default 1000); MMBOT_RISK_SECONDS the virtual length of
-each run (default 20). Runs are spread over the machine's cores.
+each run (default 15). Runs are spread over the machine's cores.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from agent.venues.sim.scenarios import Shock
 from tests.simrun import example_config, run_bot, venue_open_ids
 
 RUNS = int(os.environ.get("MMBOT_RISK_RUNS", "1000"))
-SECONDS = float(os.environ.get("MMBOT_RISK_SECONDS", "20"))
+SECONDS = float(os.environ.get("MMBOT_RISK_SECONDS", "15"))
 FAILED_CANCEL = ("cancel_failed", "cancel_all_failed", "confirm_failed", "cancel_timeout")
 SCENARIOS = ("calm", "volatile", "trending", "thin-book", "flash-crash")
 
