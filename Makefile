@@ -18,8 +18,8 @@ demo: $(STAMP)
 	$(VENV)/bin/mmbot demo
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check agent mmbot tests benchmarks
-	$(VENV)/bin/ruff format --check agent mmbot tests benchmarks
+	$(VENV)/bin/ruff check agent controlplane ui mmbot tests benchmarks
+	$(VENV)/bin/ruff format --check agent controlplane ui mmbot tests benchmarks
 
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy

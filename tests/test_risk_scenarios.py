@@ -86,7 +86,7 @@ def test_feed_stall_pauses_within_limit_and_resumes_when_fresh() -> None:
         marks["unstall"] = bot.clock.now()
         await asyncio.sleep(30)
 
-    bot, venue, events = run_bot(body, config=cfg)
+    bot, _venue, events = run_bot(body, config=cfg)
     stale = [b for b in _breaches(events) if b.data["rule"] == "stale_data"]
     assert len(stale) == 1
     # quoting stops within stale_data_seconds + 1 s of the last fresh update
@@ -139,7 +139,7 @@ def test_daily_loss_stops_and_nothing_trades_until_restart() -> None:
         await asyncio.sleep(10)
         marks["restarted"] = bot.state
 
-    bot, venue, events = run_bot(body, scenario="flash-crash", config=cfg, seed=0)
+    _bot, _venue, events = run_bot(body, scenario="flash-crash", config=cfg, seed=0)
     loss = [b for b in _breaches(events) if b.data["rule"] == "daily_loss"]
     assert len(loss) >= 1 and loss[0].data["action"] == "STOP"
     assert marks["after_wait"] == (BotState.STOPPED, 0)
@@ -173,7 +173,7 @@ def test_utc_day_rollover_resets_daily_counters() -> None:
         seen["after"] = (bot.risk.api_errors_today, bot.risk.day)
         seen["pnl_day_after"] = bot.ledger.pnl_day(bot.mid) if bot.mid else None
 
-    bot, venue, events = run_bot(body, config=cfg, start=day_end - 120)
+    _bot, _venue, events = run_bot(body, config=cfg, start=day_end - 120)
     errors_before, day_before = seen["before"]
     errors_after, day_after = seen["after"]
     assert errors_before >= 1

@@ -409,7 +409,7 @@ def test_taker_never_overshoots_the_target() -> None:
     assert isinstance(p, VolumePlan) and p.taker
     before = D("0.5") - near.base_share(mark)
     after = D("0.5") - share_after(p, near, mark)
-    assert 0 <= after and after >= before / 2 - D("0.0001")
+    assert after >= 0 and after >= before / 2 - D("0.0001")
     # The inventory is valued at the caller's mark when given (e.g. the mid without own orders).
     p = plan_event(
         D(80),
