@@ -8,6 +8,7 @@ each run (default 15). Runs are spread over the machine's cores.
 from __future__ import annotations
 
 import asyncio
+import multiprocessing
 import os
 import random
 from concurrent.futures import ProcessPoolExecutor
@@ -140,7 +141,9 @@ def _one_run(seed: int) -> list[str]:
 
 def test_no_limit_is_ever_exceeded_over_many_seeded_runs() -> None:
     workers = max(1, min(4, os.cpu_count() or 1))
-    with ProcessPoolExecutor(workers) as pool:
+    # spawn, not fork: the test process may already run threads (gRPC, loggers) whose state a
+    # forked child would inherit half-way
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
         results: list[Any] = list(pool.map(_one_run, range(RUNS), chunksize=25))
     violations = [v for r in results for v in r]
     assert violations == [], violations[:20]
