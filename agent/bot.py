@@ -127,6 +127,8 @@ class Bot:
         self._last_flatten_try = 0.0
         self._planned_version = -1
         self._halted = False
+        self._pre_trade_ctx: PreTradeContext | None = None
+        self._pre_trade_book: OrderBook | None = None
         self._fills_checked_at = clock.now()
         self.on_state: Callable[[BotState, BotState, str], None] | None = None
         self.journal: Journal | None = None
@@ -653,20 +655,29 @@ class Bot:
     def _pre_trade(
         self, req: OrderRequest, open_orders: int, quote_locked: Decimal
     ) -> tuple[OrderRequest | None, str]:
-        risk, book = self.risk, self.book
+        risk = self.risk
         if risk is None:
             return req, ""
+        ctx = self._pre_trade_ctx
+        book = self.book
         now = self.clock.now()
-        ref = self.prices.risk_reference(now)
-        ctx = PreTradeContext(
-            now=now,
-            open_orders=open_orders,
-            quote_total=self.ledger.quote,
-            quote_locked=quote_locked,
-            reference=ref.price if ref is not None else None,
-            best_bid=book.best_bid if book is not None else None,
-            best_ask=book.best_ask if book is not None else None,
-        )
+        if ctx is None or ctx.now != now or self._pre_trade_book is not book:
+            # one context per decision: the market view is the same for all its orders
+            self._pre_trade_book = book
+            ref = self.prices.risk_reference(now)
+            ctx = self._pre_trade_ctx = PreTradeContext(
+                now=now,
+                open_orders=open_orders,
+                quote_total=self.ledger.quote,
+                quote_locked=quote_locked,
+                reference=ref.price if ref is not None else None,
+                best_bid=book.best_bid if book is not None else None,
+                best_ask=book.best_ask if book is not None else None,
+            )
+        else:
+            ctx.open_orders = open_orders
+            ctx.quote_total = self.ledger.quote
+            ctx.quote_locked = quote_locked
         decision = risk.pre_trade(req, ctx)
         return decision.apply(req), decision.reason
 
