@@ -1,0 +1,1 @@
+"""Engines, column types and schema (Alembic) helpers."""

@@ -1,0 +1,277 @@
+"""What a link does with the database besides archiving: load how to reach its agent, mirror
+the agent's bots, import configs changed on the agent, and forward pending credentials.
+
+These run outside any user request, so they take no Principal; they act only on the rows of
+the link's own agent (and so of its tenant).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+from sqlmodel import col, select
+
+from controlplane.db.types import utcnow
+from controlplane.links.base import (
+    AgentConnection,
+    AgentTarget,
+    RemoteCredentials,
+    RemoteInfo,
+    TlsClientMaterial,
+)
+from controlplane.models import (
+    Agent,
+    Bot,
+    ConfigSource,
+    ConfigVersion,
+    EventRecord,
+    FillRecord,
+    TlsMaterial,
+    VenueCredential,
+)
+
+if TYPE_CHECKING:
+    from controlplane.runtime import ControlPlane
+
+log = logging.getLogger("mmbot.controlplane.link")
+
+QUIET_KINDS = ("status", "order")
+
+
+def token_aad(agent_id: int) -> str:
+    return f"agent:{agent_id}:token"
+
+
+def tls_key_aad(tls_id: int) -> str:
+    return f"tls:{tls_id}:client-key"
+
+
+def credentials_aad(bot_id: int) -> str:
+    return f"bot:{bot_id}:venue-credentials"
+
+
+async def load_target(cp: ControlPlane, agent_id: int) -> tuple[AgentTarget, Agent]:
+    async with cp.session() as s:
+        agent = await s.get(Agent, agent_id)
+        if agent is None:
+            raise LookupError(f"agent {agent_id} is gone")
+        tls = await s.get(TlsMaterial, agent.tls_id) if agent.tls_id is not None else None
+    token = cp.box.decrypt(agent.token_enc, token_aad(agent_id)).decode()
+    material = None
+    if tls is not None:
+        assert tls.id is not None
+        material = TlsClientMaterial(
+            tls.ca_cert_pem.encode(),
+            tls.client_cert_pem.encode(),
+            cp.box.decrypt(tls.client_key_enc, tls_key_aad(tls.id)),
+            tls.server_name,
+        )
+    return AgentTarget(agent_id, agent.endpoint, token, material), agent
+
+
+async def record_contact(
+    cp: ControlPlane, agent_id: int, *, version: str | None = None, error: str | None = None
+) -> None:
+    values: dict[str, Any] = {}
+    if version is not None:
+        values["agent_version"] = version[:64]
+        values["last_seen_at"] = utcnow()
+    if error is not None:
+        values["last_error"] = error[:2000]
+    if not values:
+        return
+    async with cp.session() as s:
+        await s.exec(sa.update(Agent).where(col(Agent.id) == agent_id).values(**values))
+        await s.commit()
+
+
+async def touch(cp: ControlPlane, agent_id: int, at: dt.datetime) -> None:
+    async with cp.session() as s:
+        await s.exec(sa.update(Agent).where(col(Agent.id) == agent_id).values(last_seen_at=at))
+        await s.commit()
+
+
+async def sync_bots(cp: ControlPlane, agent: Agent, info: RemoteInfo) -> list[Bot]:
+    """Mirror the agent's bots (create new ones, refresh venue/symbol/state) and record the
+    contact (version, last seen, no error), in one transaction."""
+    assert agent.id is not None
+    now = utcnow()
+    async with cp.session() as s:
+        existing = {
+            b.name: b for b in (await s.exec(select(Bot).where(Bot.agent_id == agent.id))).all()
+        }
+        for rb in info.bots:
+            b = existing.get(rb.name)
+            if b is None:
+                b = Bot(
+                    tenant_id=agent.tenant_id,
+                    agent_id=agent.id,
+                    name=rb.name[:64],
+                    venue=rb.venue[:64],
+                    symbol=rb.symbol[:64],
+                    state=rb.state[:32],
+                    agent_config_version=0,
+                )
+                existing[rb.name] = b
+            elif (b.venue, b.symbol, b.state) != (rb.venue[:64], rb.symbol[:64], rb.state[:32]):
+                b.venue, b.symbol, b.state = rb.venue[:64], rb.symbol[:64], rb.state[:32]
+                b.updated_at = now
+            s.add(b)
+        await s.exec(
+            sa.update(Agent)
+            .where(col(Agent.id) == agent.id)
+            .values(agent_version=info.version[:64], last_seen_at=now, last_error="")
+        )
+        try:
+            await s.commit()
+        except sa.exc.IntegrityError:  # the archive writer created one of them meanwhile
+            await s.rollback()
+            return await sync_bots(cp, agent, info)
+        bots = list(existing.values())
+    for b in bots:
+        assert b.id is not None
+        cp.archive.remember_bot(agent.id, b.name, b.id, b.tenant_id, b.symbol)
+        cp.live.bot(b.id, agent.id, b.tenant_id, b.name)
+    return bots
+
+
+async def import_config(
+    cp: ControlPlane,
+    conn: AgentConnection,
+    bot: Bot,
+    agent_version: int,
+    *,
+    author: str = "agent",
+    comment: str = "",
+) -> bool:
+    """Record the agent's config `agent_version` of `bot` as a new version, unless we have it
+    (we pushed it ourselves, or imported it before). Returns True when a version was added."""
+    assert bot.id is not None
+    async with cp.bot_lock(bot.id):
+        async with cp.session() as s:
+            have = (
+                await s.exec(
+                    select(ConfigVersion.id).where(
+                        ConfigVersion.bot_id == bot.id, ConfigVersion.agent_version == agent_version
+                    )
+                )
+            ).first()
+            if have is not None:
+                return False
+        version, config = await conn.get_config(bot.name, agent_version)
+        async with cp.session() as s:
+            latest = (
+                await s.exec(
+                    select(sa.func.max(ConfigVersion.version)).where(ConfigVersion.bot_id == bot.id)
+                )
+            ).one()
+            number = int(latest or 0) + 1
+            s.add(
+                ConfigVersion(
+                    tenant_id=bot.tenant_id,
+                    bot_id=bot.id,
+                    version=number,
+                    agent_version=version,
+                    config=config,
+                    author=author[:100] or "agent",
+                    comment=comment or "changed on the agent",
+                    source=ConfigSource.AGENT.value,
+                )
+            )
+            fresh = await s.get(Bot, bot.id)
+            if fresh is not None and version >= fresh.agent_config_version:
+                fresh.applied_version = number
+                fresh.agent_config_version = version
+                s.add(fresh)
+            try:
+                await s.commit()
+            except sa.exc.IntegrityError:
+                await s.rollback()
+                return False
+    log.info(
+        "imported config v%d of bot %s from its agent as version %d", version, bot.name, number
+    )
+    return True
+
+
+async def push_credentials(cp: ControlPlane, conn: AgentConnection, agent_id: int) -> int:
+    """Forward stored credentials the agent has not received yet. Returns how many."""
+    async with cp.session() as s:
+        rows = (
+            await s.exec(
+                select(VenueCredential, Bot)
+                .join(Bot, col(Bot.id) == VenueCredential.bot_id)
+                .where(
+                    Bot.agent_id == agent_id,
+                    sa.or_(
+                        col(VenueCredential.pushed_at).is_(None),
+                        col(VenueCredential.pushed_at) < col(VenueCredential.updated_at),
+                    ),
+                )
+            )
+        ).all()
+    n = 0
+    for cred, bot in rows:
+        assert bot.id is not None and cred.id is not None
+        doc = json.loads(cp.box.decrypt(cred.ciphertext, credentials_aad(bot.id)))
+        await conn.set_credentials(bot.name, RemoteCredentials(**doc))
+        async with cp.session() as s:
+            await s.exec(
+                sa.update(VenueCredential)
+                .where(
+                    col(VenueCredential.id) == cred.id,
+                    col(VenueCredential.updated_at) == cred.updated_at,
+                )
+                .values(pushed_at=utcnow())
+            )
+            await s.commit()
+        n += 1
+    return n
+
+
+async def recent_from_archive(
+    cp: ControlPlane, bot_id: int
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The newest fills and (non-routine) events of a bot, newest first, to seed its view."""
+    async with cp.session() as s:
+        fills = (
+            await s.exec(
+                select(FillRecord)
+                .where(FillRecord.bot_id == bot_id)
+                .order_by(col(FillRecord.seq).desc())
+                .limit(50)
+            )
+        ).all()
+        events = (
+            await s.exec(
+                select(EventRecord)
+                .where(EventRecord.bot_id == bot_id, col(EventRecord.kind).not_in(QUIET_KINDS))
+                .order_by(col(EventRecord.seq).desc())
+                .limit(100)
+            )
+        ).all()
+    return (
+        [
+            {
+                "seq": f.seq,
+                "at": f.at,
+                "trade_id": f.trade_id,
+                "client_order_id": f.client_order_id,
+                "side": f.side,
+                "price": str(f.price),
+                "amount": str(f.amount),
+                "fee": str(f.fee),
+                "fee_asset": f.fee_asset,
+                "liquidity": f.liquidity,
+            }
+            for f in fills
+        ],
+        [
+            {"seq": e.seq, "at": e.at, "kind": e.kind, "severity": e.severity, **e.data}
+            for e in events
+        ],
+    )

@@ -1,0 +1,207 @@
+"""Live views: the latest known picture of each agent and bot, kept in memory.
+
+A bot's view is seeded from the agent (full status and open orders when the link connects)
+and then moved forward by archived events only, so the view never shows something the archive
+does not hold. Views are plain data; `snapshot()` gives JSON-able dicts (Decimals as strings,
+as the agent sent them).
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+TERMINAL_ORDER_STATUSES = frozenset({"FILLED", "CANCELED", "REJECTED"})
+STATUS_FIELDS = (
+    "state",
+    "mid",
+    "spread",
+    "open_bids",
+    "open_asks",
+    "base",
+    "quote",
+    "pnl_quote",
+    "fills",
+    "volume_quote",
+)
+RECENT_FILLS = 50
+RECENT_EVENTS = 100
+QUIET_KINDS = frozenset({"status", "order"})  # too frequent for the "recent events" list
+
+
+@dataclass(frozen=True, slots=True)
+class LiveEvent:
+    """An archived agent event, as the live view and subscribers see it."""
+
+    agent_id: int
+    seq: int
+    at: float
+    kind: str
+    bot: str
+    severity: str
+    data: dict[str, Any]
+    bot_id: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "agent_id": self.agent_id,
+            "bot_id": self.bot_id,
+            "seq": self.seq,
+            "at": self.at,
+            "kind": self.kind,
+            "bot": self.bot,
+            "severity": self.severity,
+            "data": self.data,
+        }
+
+
+@dataclass
+class BotLive:
+    bot_id: int
+    agent_id: int
+    tenant_id: int
+    name: str
+    state: str = ""
+    state_reason: str = ""
+    status: dict[str, Any] = field(default_factory=dict)
+    open_orders: dict[str, dict[str, Any]] = field(default_factory=dict)
+    recent_fills: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=RECENT_FILLS))
+    recent_events: deque[dict[str, Any]] = field(
+        default_factory=lambda: deque(maxlen=RECENT_EVENTS)
+    )
+    last_seq: int = 0
+    updated_at: float | None = None
+
+    def seed(
+        self, status: dict[str, Any], open_orders: list[dict[str, Any]], as_of_seq: int
+    ) -> None:
+        """Replace the picture with the agent's own, taken when its last seq was `as_of_seq`
+        or later. Older events (the backlog the stream replays) then only go to the archive;
+        newer ones move the view forward again, in order, so it converges on the present."""
+        self.status = dict(status)
+        self.state = str(status.get("state", self.state))
+        self.state_reason = str(status.get("state_reason", self.state_reason))
+        self.open_orders = {o["client_order_id"]: o for o in open_orders}
+        self.last_seq = max(self.last_seq, as_of_seq)
+        self.updated_at = time.time()
+
+    def seed_recent(self, fills: list[dict[str, Any]], events: list[dict[str, Any]]) -> None:
+        """Recent fills and events from the archive, newest first."""
+        self.recent_fills = deque(fills[:RECENT_FILLS], maxlen=RECENT_FILLS)
+        self.recent_events = deque(events[:RECENT_EVENTS], maxlen=RECENT_EVENTS)
+
+    def refresh_status(self, status: dict[str, Any]) -> None:
+        self.status = dict(status)
+        self.state = str(status.get("state", self.state))
+        self.state_reason = str(status.get("state_reason", self.state_reason))
+        self.updated_at = time.time()
+
+    def apply(self, ev: LiveEvent) -> None:
+        """Move the view forward by one archived event. State (lifecycle, status, open
+        orders) moves only for events newer than the seed; the recent fills and events lists
+        take every event newer than what they hold, so a backlog replayed after an outage
+        still shows up there."""
+        d = ev.data
+        if ev.kind == "fill" and (
+            not self.recent_fills or ev.seq > int(self.recent_fills[0].get("seq", 0))
+        ):
+            self.recent_fills.appendleft({"seq": ev.seq, "at": ev.at, **d})
+        if ev.kind not in QUIET_KINDS and (
+            not self.recent_events or ev.seq > int(self.recent_events[0].get("seq", 0))
+        ):
+            self.recent_events.appendleft(
+                {"seq": ev.seq, "at": ev.at, "kind": ev.kind, "severity": ev.severity, **d}
+            )
+        if ev.seq <= self.last_seq:
+            return
+        self.last_seq = ev.seq
+        self.updated_at = ev.at
+        if ev.kind == "state":
+            self.state = str(d.get("to", self.state))
+            self.state_reason = str(d.get("reason", ""))
+            self.status["state"] = self.state
+            self.status["state_reason"] = self.state_reason
+        elif ev.kind == "status":
+            for k in STATUS_FIELDS:
+                if k in d:
+                    self.status[k] = d[k]
+            if "state" in d:
+                self.state = str(d["state"])
+        elif ev.kind == "order":
+            coid = str(d.get("client_order_id", ""))
+            if d.get("status") in TERMINAL_ORDER_STATUSES:
+                self.open_orders.pop(coid, None)
+            else:
+                self.open_orders[coid] = {k: v for k, v in d.items() if k != "reason"}
+        elif ev.kind == "config" and "version" in d:
+            self.status["config_version"] = d["version"]
+
+    def snapshot(self) -> dict[str, Any]:
+        st = self.status
+        return {
+            "state": self.state,
+            "state_reason": self.state_reason,
+            "status": st,
+            "balances": st.get("balances"),
+            "risk": st.get("risk"),
+            "volume": st.get("volume"),
+            "ladder": st.get("ladder"),
+            "open_orders": sorted(
+                self.open_orders.values(), key=lambda o: (str(o.get("side")), str(o.get("price")))
+            ),
+            "recent_fills": list(self.recent_fills),
+            "recent_events": list(self.recent_events),
+            "last_seq": self.last_seq,
+            "updated_at": self.updated_at,
+        }
+
+
+@dataclass
+class AgentLive:
+    agent_id: int
+    tenant_id: int
+    name: str
+    online: bool = False
+    last_seen: float | None = None
+    connected_since: float | None = None
+    version: str = ""
+    error: str = ""
+    archived_seq: int = 0
+
+    def snapshot(self) -> dict[str, Any]:
+        return {
+            "agent_id": self.agent_id,
+            "online": self.online,
+            "last_seen": self.last_seen,
+            "connected_since": self.connected_since,
+            "version": self.version,
+            "error": self.error,
+            "archived_seq": self.archived_seq,
+        }
+
+
+class LiveState:
+    """All live views of this control plane process, by id."""
+
+    def __init__(self) -> None:
+        self.agents: dict[int, AgentLive] = {}
+        self.bots: dict[int, BotLive] = {}
+
+    def agent(self, agent_id: int, tenant_id: int, name: str) -> AgentLive:
+        a = self.agents.get(agent_id)
+        if a is None:
+            a = self.agents[agent_id] = AgentLive(agent_id, tenant_id, name)
+        return a
+
+    def bot(self, bot_id: int, agent_id: int, tenant_id: int, name: str) -> BotLive:
+        b = self.bots.get(bot_id)
+        if b is None:
+            b = self.bots[bot_id] = BotLive(bot_id, agent_id, tenant_id, name)
+        return b
+
+    def drop_agent(self, agent_id: int) -> None:
+        self.agents.pop(agent_id, None)
+        for bid in [b for b, v in self.bots.items() if v.agent_id == agent_id]:
+            del self.bots[bid]
