@@ -84,8 +84,10 @@ def serve(
     database_url: DatabaseUrl = None,
     data_dir: DataDir = None,
     log_level: Annotated[str, typer.Option(help="DEBUG, INFO, WARNING, ERROR.")] = "INFO",
+    console: Annotated[bool, typer.Option(help="Serve the web console too.")] = True,
 ) -> None:
-    """Serve the REST API (/api/v1, docs at /api/docs) and follow every registered agent.
+    """Serve the REST API (/api/v1, docs at /api/docs), the web console and follow every
+    registered agent.
 
     Refuses to start on a database whose schema is not current: run `migrate` first.
     """
@@ -117,6 +119,14 @@ def serve(
         app_ = create_app(settings)
     except SecretKeyError as exc:
         raise _fail(str(exc), 2) from None
+    if console:
+        # NiceGUI keeps console sessions in its storage dir: keep it with the other data.
+        import os
+
+        os.environ.setdefault("NICEGUI_STORAGE_PATH", str(settings.data_dir / "console"))
+        from ui import console as console_ui
+
+        console_ui.attach(app_)
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
