@@ -42,7 +42,8 @@ class Settings(BaseSettings):
     # Agent links: reconnect backoff, status polling and the archive writer's batching.
     link_backoff_min_seconds: float = Field(default=0.5, gt=0)
     link_backoff_max_seconds: float = Field(default=30.0, gt=0)
-    link_status_interval_seconds: float = Field(default=5.0, gt=0)
+    link_status_interval_seconds: float = Field(default=5.0, gt=0)  # while watched
+    link_idle_status_interval_seconds: float = Field(default=30.0, gt=0)  # otherwise
     link_rpc_timeout_seconds: float = Field(default=10.0, gt=0)
     archive_queue_batches: int = Field(default=10_000, ge=1)
     archive_max_events_per_tx: int = Field(default=5_000, ge=1)

@@ -69,7 +69,7 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.close()
 
 
-def make_async_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
+def make_async_engine(url: str, *, pool_size: int = 20) -> AsyncEngine:
     """No pre-ping: it would add a round trip to every short transaction (agent links make
     many). A connection that broke (database restart) is invalidated by SQLAlchemy on its
     first error; the API answers that request with 503 and the archive writer retries."""

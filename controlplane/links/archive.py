@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import datetime as dt
 import logging
 import time
@@ -33,14 +32,13 @@ from controlplane.links.base import RemoteEvent
 from controlplane.links.stats import BotClock, DayStats, fold, utc_day
 from controlplane.live.pubsub import topics_for
 from controlplane.live.view import LiveEvent
-from controlplane.models import Agent, Bot, DailyStat, table_of
-
-AGENTS = table_of(Agent)
-BOTS = table_of(Bot)
-DAILY = table_of(DailyStat)
+from controlplane.models import Bot, DailyStat, table_of
 
 if TYPE_CHECKING:
     from controlplane.runtime import ControlPlane
+
+BOTS = table_of(Bot)
+DAILY = table_of(DailyStat)
 
 log = logging.getLogger("mmbot.controlplane.archive")
 
@@ -93,6 +91,7 @@ class ArchiveWriter:
         self._bots: dict[tuple[int, str], BotRef] = {}
         self._refs: dict[int, BotRef] = {}
         self._next_trim = 0.0
+        self._seen: dict[int, dt.datetime] = {}
         self._days: dict[tuple[int, dt.date], DayStats] = {}
         self._clocks: dict[int, BotClock] = {}
         self._idle = asyncio.Event()
@@ -123,6 +122,14 @@ class ArchiveWriter:
         """Wait until everything submitted so far is committed and published."""
         while not (self._queue.empty() and self._idle.is_set()):
             await asyncio.sleep(0.01)
+
+    def note_seen(self, seen: dict[int, dt.datetime]) -> None:
+        """Last-seen times to record with the next transaction: the writer makes all the
+        multi-row updates of agent rows, so two of them never contend for the same rows."""
+        self._seen.update(seen)
+        if self._queue.empty():
+            self._idle.clear()
+            self._queue.put_nowait(_Item(0, 0, []))  # wake the writer
 
     def queue_depth(self) -> int:
         return self._queue.qsize()
@@ -159,6 +166,10 @@ class ArchiveWriter:
                 except asyncio.CancelledError:
                     raise
                 except Exception:
+                    # The stats were folded in place: forget them, so the retry reloads the
+                    # committed state instead of folding the same events twice.
+                    self._days.clear()
+                    self._clocks.clear()
                     self.cp.metrics.archive_errors.inc()
                     log.exception("archive transaction failed; retrying in %.1fs", delay)
                     await asyncio.sleep(delay)
@@ -246,6 +257,7 @@ class ArchiveWriter:
                         "severity": ev.severity[:16],
                         "at": ev.at,
                         "data": ev.data,
+                        "data_json": ev.data_json,
                     }
                 )
         async with self.cp.engine.begin() as conn:
@@ -268,17 +280,15 @@ class ArchiveWriter:
             if dup:
                 self.cp.metrics.events_duplicate.inc(dup)
             tenants = {it.agent_id: it.tenant_id for it in items}
-            staged = await self._project(conn, new, tenants)
+            await self._project(conn, new, tenants)
             await self._advance_agents(conn, items)
-        self._days.update(staged[0])
-        self._clocks.update(staged[1])
         self.cp.metrics.archive_tx_events.observe(len(rows))
         self.cp.metrics.events_archived.inc(len(new))
         return new
 
     async def _project(
         self, conn: AsyncConnection, new: list[LiveEvent], tenants: dict[int, int]
-    ) -> tuple[dict[tuple[int, dt.date], DayStats], dict[int, BotClock]]:
+    ) -> None:
         orders: dict[tuple[int, str], dict[str, Any]] = {}
         fills: dict[tuple[int, str], dict[str, Any]] = {}
         states: dict[int, str] = {}
@@ -336,18 +346,18 @@ class ArchiveWriter:
         await bulk.upsert_orders(conn, list(orders.values()))
         await bulk.insert_fills(conn, list(fills.values()))
         await bulk.set_bot_states(conn, states, dt.datetime.now(dt.UTC))
-        return await self._fold_stats(conn, with_bot, tenants)
+        await self._fold_stats(conn, with_bot, tenants)
 
     async def _fold_stats(
         self, conn: AsyncConnection, events: list[LiveEvent], tenants: dict[int, int]
-    ) -> tuple[dict[tuple[int, dt.date], DayStats], dict[int, BotClock]]:
+    ) -> None:
         if not events:
-            return {}, {}
+            return
         keys = {(e.bot_id, utc_day(e.at)) for e in events if e.bot_id is not None}
         await self._load_stats(conn, keys)
-        # Fold into copies: the cache changes only once the transaction has committed.
+        # Folded in place (copies would cost more than everything else here); if the
+        # transaction fails, _run drops these caches and they are reloaded from the database.
         days: dict[tuple[int, dt.date], DayStats] = {}
-        clocks: dict[int, BotClock] = {}
         refs = self._refs
         for e in events:
             bot_id = e.bot_id
@@ -355,15 +365,13 @@ class ArchiveWriter:
             key = (bot_id, utc_day(e.at))
             st = days.get(key)
             if st is None:
-                cached = self._days.get(key)
-                st = days[key] = (
-                    dataclasses.replace(cached)
-                    if cached is not None
-                    else DayStats(bot_id, tenants[e.agent_id], key[1])
-                )
-            clock = clocks.get(bot_id)
+                st = self._days.get(key)
+                if st is None:
+                    st = self._days[key] = DayStats(bot_id, tenants[e.agent_id], key[1])
+                days[key] = st
+            clock = self._clocks.get(bot_id)
             if clock is None:
-                clock = clocks[bot_id] = dataclasses.replace(self._clocks.get(bot_id) or BotClock())
+                clock = self._clocks[bot_id] = BotClock()
             ref = refs.get(bot_id)
             fold(st, clock, e.kind, e.at, e.data, ref.base if ref else "", ref.quote if ref else "")
         await bulk.upsert_daily(conn, [d.row() for d in days.values()])
@@ -373,14 +381,18 @@ class ArchiveWriter:
             horizon = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=2)
             for k in [k for k in self._days if k[1] < horizon]:
                 del self._days[k]
-        return days, clocks
 
     async def _advance_agents(self, conn: AsyncConnection, items: list[_Item]) -> None:
         top: dict[int, int] = {}
         for it in items:
             if it.events:
                 top[it.agent_id] = max(top.get(it.agent_id, 0), max(e.seq for e in it.events))
-        await bulk.advance_agents(conn, top, dt.datetime.now(dt.UTC))
+        seen, self._seen = self._seen, {}
+        try:
+            await bulk.advance_agents(conn, top, dt.datetime.now(dt.UTC), seen)
+        except BaseException:
+            self._seen = {**seen, **self._seen}  # keep them for the retry
+            raise
         for a, s in top.items():
             live = self.cp.live.agents.get(a)
             if live is not None:

@@ -76,6 +76,9 @@ class RemoteEvent:
     bot: str
     severity: str
     data: dict[str, Any]
+    # `data` as the JSON text it arrived in, when that is known to be exactly `data`: the
+    # archive stores it as is instead of encoding the document again.
+    data_json: str | None = None
 
 
 @dataclass(frozen=True)

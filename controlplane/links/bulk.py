@@ -158,7 +158,10 @@ async def insert_events(
             "at",
             "data",
         )
-        d = [json.dumps(x, separators=(",", ":")) for x in d]
+        d = [
+            r["data_json"] if r.get("data_json") else json.dumps(x, separators=(",", ":"))
+            for r, x in zip(rows, d, strict=True)
+        ]
         params = {"t": t, "a": a, "s": s, "b": b, "bn": bn, "k": k, "sv": sv, "at": at, "d": d}
         return {(int(x), int(y)) for x, y in await _pg(conn, _PG_EVENTS, params, fetch=True)}
     ins = _sqlite(EVENTS)
@@ -166,8 +169,9 @@ async def insert_events(
         EVENTS.c.agent_id, EVENTS.c.seq
     )
     out: set[tuple[int, int]] = set()
+    cols = [c.name for c in EVENTS.columns if c.name != "id"]
     for chunk in _chunks(rows, SQLITE_CHUNK):
-        res = await conn.execute(stmt, list(chunk))
+        res = await conn.execute(stmt, [{k: r[k] for k in cols} for r in chunk])
         out.update((int(x), int(y)) for x, y in res.all())
     return out
 
@@ -304,6 +308,12 @@ _PG_ADVANCE = """
     WHERE agent.id = u.id AND agent.archived_seq < u.seq
     """
 
+_PG_SEEN = """
+    UPDATE agent SET last_seen_at = u.seen
+    FROM unnest(%(id)b::int[], %(seen)b::timestamptz[]) AS u(id, seen)
+    WHERE agent.id = u.id AND (agent.last_seen_at IS NULL OR agent.last_seen_at < u.seen)
+    """
+
 _PG_STATES = """
     UPDATE bot SET state = u.state, updated_at = %(now)b
     FROM unnest(%(id)b::int[], %(state)b::text[]) AS u(id, state)
@@ -311,12 +321,43 @@ _PG_STATES = """
     """
 
 
-async def advance_agents(conn: AsyncConnection, top: dict[int, int], now: dt.datetime) -> None:
-    """Each agent's archived seq moves forward (never back) to `top[agent]`."""
-    if not top:
+_PG_LOCK = {
+    "agent": "SELECT id FROM agent WHERE id = ANY(%(id)b::int[]) ORDER BY id FOR NO KEY UPDATE",
+    "bot": "SELECT id FROM bot WHERE id = ANY(%(id)b::int[]) ORDER BY id FOR NO KEY UPDATE",
+}
+
+
+async def _lock_in_order(conn: AsyncConnection, table: str, ids: list[int]) -> None:
+    """Row locks in id order: two transactions updating overlapping sets of agents (or bots)
+    then wait for each other instead of deadlocking."""
+    await _pg(conn, _PG_LOCK[table], {"id": sorted(ids)})
+
+
+async def advance_agents(
+    conn: AsyncConnection,
+    top: dict[int, int],
+    now: dt.datetime,
+    seen: dict[int, dt.datetime] | None = None,
+) -> None:
+    """Each agent's archived seq moves forward (never back) to `top[agent]`; `seen` records
+    when agents without new events were last heard from."""
+    if not top and not seen:
         return
     if conn.dialect.name == "postgresql":
-        await _pg(conn, _PG_ADVANCE, {"now": now, "id": list(top), "seq": list(top.values())})
+        await _lock_in_order(conn, "agent", [*top, *(seen or {})])
+        if top:
+            await _pg(conn, _PG_ADVANCE, {"now": now, "id": list(top), "seq": list(top.values())})
+        if seen:
+            await _pg(conn, _PG_SEEN, {"id": list(seen), "seen": list(seen.values())})
+        return
+    if seen:
+        await conn.execute(
+            AGENTS.update()
+            .where(AGENTS.c.id == sa.bindparam("a_id"))
+            .values(last_seen_at=sa.bindparam("a_seen")),
+            [{"a_id": a, "a_seen": t} for a, t in seen.items()],
+        )
+    if not top:
         return
     await conn.execute(
         AGENTS.update()
@@ -331,6 +372,7 @@ async def set_bot_states(conn: AsyncConnection, states: dict[int, str], now: dt.
     if not states:
         return
     if conn.dialect.name == "postgresql":
+        await _lock_in_order(conn, "bot", list(states))
         await _pg(
             conn, _PG_STATES, {"now": now, "id": list(states), "state": list(states.values())}
         )

@@ -66,8 +66,12 @@ def _error(exc: grpc.aio.AioRpcError) -> AgentError:
 
 
 def channel_options() -> list[tuple[str, Any]]:
+    # Keepalive pings notice a silently dead agent (partition, powered-off VPS) even when no
+    # call is due; the agent's server accepts pings every 10 s or more.
     return [
         ("grpc.use_local_subchannel_pool", 1),
+        ("grpc.keepalive_time_ms", 30_000),
+        ("grpc.keepalive_timeout_ms", 10_000),
         ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
         ("grpc.initial_reconnect_backoff_ms", 500),
         ("grpc.max_reconnect_backoff_ms", 5000),
@@ -116,13 +120,17 @@ def _clean(value: Any) -> Any:
 
 
 def _event(e: pb.Event) -> RemoteEvent:
-    data = json.loads(e.data_json) if e.data_json else {}
-    if "\\u0000" in e.data_json:  # rare: only then walk the document
-        data = _clean(data)
+    text = e.data_json or "{}"
+    data = json.loads(text)
+    raw: str | None = text
+    if "\\u0000" in text:  # rare: only then walk the document
+        data, raw = _clean(data), None
+    if not isinstance(data, dict):
+        data, raw = {"value": data}, None
     bot, kind, sev = e.bot, e.kind, e.severity
     if "\x00" in bot + kind + sev:
         bot, kind, sev = _clean(bot), _clean(kind), _clean(sev)
-    return RemoteEvent(e.seq, e.at, kind, bot, sev, data)
+    return RemoteEvent(e.seq, e.at, kind, bot, sev, data, raw)
 
 
 def _order(o: pb.Order) -> dict[str, Any]:

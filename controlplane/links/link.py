@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import logging
 import random
 import time
 from typing import TYPE_CHECKING
 
-from controlplane.db.types import utcnow
 from controlplane.links import sync
 from controlplane.links.base import AgentConnection, AgentError, AgentErrorCode, RemoteInfo
 from controlplane.live.pubsub import topics_for
@@ -31,7 +31,6 @@ log = logging.getLogger("mmbot.controlplane.link")
 
 STABLE_SESSION_SECONDS = 30.0
 INFO_EVERY_POLLS = 6
-TOUCH_EVERY_SECONDS = 30.0
 
 
 class JournalBehind(Exception):
@@ -49,7 +48,6 @@ class AgentLink:
         self.conn: AgentConnection | None = None
         self.bots: dict[str, Bot] = {}
         self.sessions = 0
-        self._last_touch = 0.0
 
     # ------------------------------------------------------------------ lifecycle
     async def run(self) -> None:
@@ -87,7 +85,13 @@ class AgentLink:
             log.warning("agent %s offline: %s", self.name, reason)
         self._publish_agent()
         with contextlib.suppress(Exception):
-            await sync.record_contact(self.cp, self.agent_id, error=reason)
+            seen = self.view.last_seen
+            await sync.record_contact(
+                self.cp,
+                self.agent_id,
+                error=reason,
+                seen=dt.datetime.fromtimestamp(seen, dt.UTC) if seen is not None else None,
+            )
 
     def _publish_agent(self) -> None:
         self.cp.pubsub.publish(
@@ -181,13 +185,28 @@ class AgentLink:
             await self.cp.archive.submit(self.agent_id, self.tenant_id, fresh)
             self.cursor = fresh[-1].seq
 
+    def _watched(self) -> bool:
+        """Whether someone (a console) follows this agent or one of its bots right now."""
+        ps = self.cp.pubsub
+        if ps.has_subscribers(topics_for(self.tenant_id, self.agent_id), include_all=False):
+            return True
+        return any(
+            ps.has_subscribers((f"bot:{b.id}",), include_all=False) for b in self.bots.values()
+        )
+
     async def _poll(self, conn: AgentConnection) -> None:
-        """Full status every few seconds: the ladder, risk and balances, and proof of life
-        (a poll that fails ends the session even when the stream is quiet)."""
-        interval = self.cp.settings.link_status_interval_seconds
+        """Full status (the ladder, risk and balances the events do not carry) every few
+        seconds while someone watches, else every half minute; also proof of life: a poll
+        that fails ends the session even when the stream is quiet."""
+        settings = self.cp.settings
         n = 0
+        last = time.monotonic()
         while True:
-            await asyncio.sleep(interval)
+            await asyncio.sleep(settings.link_status_interval_seconds)
+            idle_for = time.monotonic() - last
+            if idle_for < settings.link_idle_status_interval_seconds and not self._watched():
+                continue
+            last = time.monotonic()
             n += 1
             if n % INFO_EVERY_POLLS == 0:
                 info = await conn.info()
@@ -212,11 +231,7 @@ class AgentLink:
                             self.cp.pubsub.publish(
                                 "bot", {"bot_id": bot.id, **view.snapshot()}, topics
                             )
-            now = time.time()
-            self.view.last_seen = now
-            if now - self._last_touch > TOUCH_EVERY_SECONDS:
-                self._last_touch = now
-                await sync.touch(self.cp, self.agent_id, utcnow())
+            self.view.last_seen = time.time()  # persisted in bulk by the LinkManager
 
     # ------------------------------------------------------------------ changes made on the agent
     async def on_config_event(self, ev: LiveEvent) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import logging
 from typing import TYPE_CHECKING
 
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("mmbot.controlplane.links")
 
 RESTART_SECONDS = 5.0
+LAST_SEEN_EVERY_SECONDS = 30.0
 SETUP_CONCURRENCY = 16
 
 
@@ -42,6 +44,21 @@ class LinkManager:
         for a in agents:
             assert a.id is not None
             self.add(a.id, a.tenant_id, a.name)
+        task = asyncio.get_running_loop().create_task(self._persist_last_seen(), name="last-seen")
+        self._background.add(task)
+
+    async def _persist_last_seen(self) -> None:
+        """Every half minute, the last-seen time of every online agent in one statement, so
+        an agent that goes down shows (within that) when it was last heard from, even after
+        a control-plane restart."""
+        while True:
+            await asyncio.sleep(LAST_SEEN_EVERY_SECONDS)
+            seen = {
+                a: dt.datetime.fromtimestamp(link.view.last_seen, dt.UTC)
+                for a, link in self.links.items()
+                if link.view.online and link.view.last_seen is not None
+            }
+            self.cp.archive.note_seen(seen)
 
     def add(self, agent_id: int, tenant_id: int, name: str) -> AgentLink:
         if agent_id in self.links:

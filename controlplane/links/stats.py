@@ -79,10 +79,10 @@ def utc_day(at: float) -> dt.date:
 
 
 def _dec(v: Any) -> Decimal | None:
-    if v is None or v == "" or isinstance(v, bool):
-        return None
+    if not isinstance(v, str | int) or isinstance(v, bool) or v == "":
+        return None  # money travels as decimal strings; a float here is a bug upstream
     try:
-        d = Decimal(str(v))
+        d = Decimal(v)
     except (InvalidOperation, ValueError):
         return None
     return d if d.is_finite() else None

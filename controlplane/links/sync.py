@@ -74,28 +74,20 @@ async def load_target(cp: ControlPlane, agent_id: int) -> tuple[AgentTarget, Age
 
 
 async def record_contact(
-    cp: ControlPlane, agent_id: int, *, version: str | None = None, error: str | None = None
+    cp: ControlPlane, agent_id: int, *, error: str, seen: dt.datetime | None = None
 ) -> None:
-    values: dict[str, Any] = {}
-    if version is not None:
-        values["agent_version"] = version[:64]
-        values["last_seen_at"] = utcnow()
-    if error is not None:
-        values["last_error"] = error[:2000]
-    if not values:
-        return
+    """The link's last error (empty when healthy) and when the agent was last heard from."""
+    values: dict[str, Any] = {"last_error": error[:2000]}
+    if seen is not None:
+        values["last_seen_at"] = seen
     async with cp.session() as s:
         await s.exec(sa.update(Agent).where(col(Agent.id) == agent_id).values(**values))
         await s.commit()
 
 
-async def touch(cp: ControlPlane, agent_id: int, at: dt.datetime) -> None:
-    async with cp.session() as s:
-        await s.exec(sa.update(Agent).where(col(Agent.id) == agent_id).values(last_seen_at=at))
-        await s.commit()
-
-
-async def sync_bots(cp: ControlPlane, agent: Agent, info: RemoteInfo) -> list[Bot]:
+async def sync_bots(
+    cp: ControlPlane, agent: Agent, info: RemoteInfo, *, retry: bool = True
+) -> list[Bot]:
     """Mirror the agent's bots (create new ones, refresh venue/symbol/state) and record the
     contact (version, last seen, no error), in one transaction."""
     assert agent.id is not None
@@ -128,9 +120,12 @@ async def sync_bots(cp: ControlPlane, agent: Agent, info: RemoteInfo) -> list[Bo
         )
         try:
             await s.commit()
-        except sa.exc.IntegrityError:  # the archive writer created one of them meanwhile
+        except sa.exc.IntegrityError:
+            # The archive writer created one of these bots meanwhile (it saw an event first).
             await s.rollback()
-            return await sync_bots(cp, agent, info)
+            if not retry:
+                raise
+            return await sync_bots(cp, agent, info, retry=False)
         bots = list(existing.values())
     for b in bots:
         assert b.id is not None

@@ -95,8 +95,12 @@ class PubSub:
                 if not subs:
                     del self._by_topic[t]
 
-    def has_subscribers(self, topics: Iterable[str]) -> bool:
-        return ALL in self._by_topic or any(t in self._by_topic for t in topics)
+    def has_subscribers(self, topics: Iterable[str], *, include_all: bool = True) -> bool:
+        """Whether publishing to `topics` would reach anyone (counting `*` observers unless
+        `include_all` is false: those do not make a console that wants fresh data)."""
+        if include_all and ALL in self._by_topic:
+            return True
+        return any(t in self._by_topic for t in topics)
 
     def publish(self, kind: str, data: dict[str, Any], topics: tuple[str, ...]) -> int:
         """Deliver to every subscriber of any of `topics` (and of `*`); returns how many."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from collections import deque
 from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 TERMINAL_ORDER_STATUSES = frozenset({"FILLED", "CANCELED", "REJECTED"})
@@ -31,9 +32,11 @@ RECENT_EVENTS = 100
 QUIET_KINDS = frozenset({"status", "order"})  # too frequent for the "recent events" list
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class LiveEvent:
-    """An archived agent event, as the live view and subscribers see it."""
+    """An archived agent event, as the live view and subscribers see it. (Not frozen: the
+    writer makes thousands a second, and a frozen dataclass costs several times more to build.)
+    Treat it as read-only."""
 
     agent_id: int
     seq: int
@@ -148,14 +151,21 @@ class BotLive:
             "risk": st.get("risk"),
             "volume": st.get("volume"),
             "ladder": st.get("ladder"),
-            "open_orders": sorted(
-                self.open_orders.values(), key=lambda o: (str(o.get("side")), str(o.get("price")))
-            ),
+            "open_orders": sorted(self.open_orders.values(), key=_ladder_order),
             "recent_fills": list(self.recent_fills),
             "recent_events": list(self.recent_events),
             "last_seq": self.last_seq,
             "updated_at": self.updated_at,
         }
+
+
+def _ladder_order(order: dict[str, Any]) -> tuple[str, Decimal]:
+    """Buys then sells, each by price as a number ("10" > "9", unlike text)."""
+    try:
+        price = Decimal(str(order.get("price")))
+    except (InvalidOperation, ValueError):
+        price = Decimal(0)
+    return str(order.get("side")), price if price.is_finite() else Decimal(0)
 
 
 @dataclass

@@ -74,23 +74,28 @@ def _tls_info(tls: TlsMaterial | None) -> TlsInfo | None:
 
 
 def _agent_out(cp: ControlPlane, a: Agent, bots: int) -> AgentOut:
+    """The stored row, overlaid with what this process's link knows now (fresher)."""
     assert a.id is not None
     live = cp.live.agents.get(a.id)
-    last_seen = a.last_seen_at
-    if live is not None and live.last_seen is not None:
-        seen = dt.datetime.fromtimestamp(live.last_seen, dt.UTC)
-        last_seen = seen if last_seen is None or seen > last_seen else last_seen
+    last_seen, version, error, archived = a.last_seen_at, a.agent_version, a.last_error, 0
+    online = False
+    if live is not None:
+        online = live.online
+        if live.last_seen is not None:
+            seen = dt.datetime.fromtimestamp(live.last_seen, dt.UTC)
+            last_seen = max(seen, last_seen) if last_seen is not None else seen
+        version = live.version or version
+        error = "" if online else (live.error or error)
+        archived = live.archived_seq
     return AgentOut(
         id=a.id,
         name=a.name,
         endpoint=a.endpoint,
-        online=bool(live and live.online),
+        online=online,
         last_seen_at=last_seen,
-        version=(live.version if live and live.version else a.agent_version),
-        archived_seq=max(a.archived_seq, live.archived_seq if live else 0),
-        error=(live.error if live and live.error else a.last_error)
-        if not (live and live.online)
-        else "",
+        version=version,
+        archived_seq=max(a.archived_seq, archived),
+        error=error,
         tls=a.tls_id is not None,
         bots=bots,
         created_at=a.created_at,

@@ -76,3 +76,22 @@ async def set_password(cp: ControlPlane, username: str, password: str) -> None:
 async def find_user(cp: ControlPlane, username: str) -> User | None:
     async with cp.session() as s:
         return (await s.exec(select(User).where(User.username == username))).first()
+
+
+async def ensure_user(
+    cp: ControlPlane,
+    username: str,
+    password: str,
+    *,
+    tenant: str = "default",
+    role: Role = Role.ADMIN,
+) -> User:
+    """The user, created (with its tenant) if missing; an existing user's password is set to
+    `password`. For `mmbot demo`, which must work on a fresh and on a reused data dir."""
+    user = await find_user(cp, username)
+    if user is None:
+        t = await get_or_create_tenant(cp, tenant)
+        assert t.id is not None
+        return await create_user(cp, t.id, username, password, role)
+    await set_password(cp, username, password)
+    return user

@@ -154,6 +154,7 @@ def make_settings(db_url: str, data_dir: Path, secret_key: str, **kw: Any) -> Se
         "link_backoff_min_seconds": 0.05,
         "link_backoff_max_seconds": 0.5,
         "link_status_interval_seconds": 0.5,
+        "link_idle_status_interval_seconds": 1.0,
         "link_rpc_timeout_seconds": 5.0,
     }
     base.update(kw)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import httpx
+import pytest
 
 from controlplane.models import Role
 from controlplane.runtime import ControlPlane
@@ -114,3 +115,18 @@ async def test_metrics_are_prometheus_text(cp: ControlPlane, api: httpx.AsyncCli
     assert "mmbot_cp_http_requests_total" in r.text
     assert 'route="/api/v1/health"' in r.text
     assert "mmbot_cp_event_delay_seconds_bucket" in r.text
+
+
+async def test_ensure_user_creates_then_resets_the_password(cp: ControlPlane) -> None:
+    import uuid
+
+    from controlplane.services import auth, tenants
+    from controlplane.services.errors import Unauthorized
+
+    name = f"admin-{uuid.uuid4().hex[:8]}"
+    first = await tenants.ensure_user(cp, name, "first-password", tenant=f"t-{name}")
+    again = await tenants.ensure_user(cp, name, "second-password", tenant=f"t-{name}")
+    assert first.id == again.id
+    assert (await auth.login(cp, name, "second-password")).access_token
+    with pytest.raises(Unauthorized):
+        await auth.login(cp, name, "first-password")
