@@ -53,6 +53,8 @@ DEAD_MAN_REARM_SECONDS = 10.0
 # Fills are also reconciled against the venue's trade history this often (streams can miss).
 FILL_RECONCILE_SECONDS = 30.0
 FILL_RECONCILE_OVERLAP = 120.0
+# Levels per side of the venue's book in the full status (the console's depth chart).
+STATUS_BOOK_LEVELS = 20
 
 
 @dataclass(slots=True)
@@ -843,8 +845,23 @@ class Bot:
                 for p in self.prices.status(self.clock.now())
             ],
             ladder=self.ladder_report(),
+            book=self.book_report(),
         )
         return out
+
+    def book_report(self, levels: int = STATUS_BOOK_LEVELS) -> dict[str, Any] | None:
+        """The venue's book as the bot last saw it, best `levels` per side, own orders
+        included (they rest in it), for the console's market depth chart. Built on request
+        from the book the stream already keeps: slicing a few levels costs next to nothing,
+        so the decision path is untouched."""
+        book = self.book
+        if book is None:
+            return None
+        return {
+            "bids": [{"price": lv.price, "amount": lv.amount} for lv in book.bids[:levels]],
+            "asks": [{"price": lv.price, "amount": lv.amount} for lv in book.asks[:levels]],
+            "at": book.at,
+        }
 
     def risk_report(self) -> dict[str, Any]:
         """Every rule's value, limit and OK/WARN/BREACHED, and all breaches of this run."""

@@ -225,65 +225,119 @@ def ladder_point(t: float, status: dict[str, Any], orders: list[dict[str, Any]])
     }
 
 
-def depth_chart(orders: list[dict[str, Any]], mid: Any = None) -> dict[str, Any]:
-    """Cumulative depth of the bot's own orders, each order marked as a point."""
-    bids = sorted(
-        (
-            (dec(o.get("price")), dec(o.get("amount")), dec(o.get("filled")) or 0)
-            for o in orders
-            if o.get("side") == "buy"
-        ),
-        key=lambda x: -(x[0] or 0),
-    )
-    asks = sorted(
-        (
-            (dec(o.get("price")), dec(o.get("amount")), dec(o.get("filled")) or 0)
-            for o in orders
-            if o.get("side") == "sell"
-        ),
-        key=lambda x: x[0] or 0,
-    )
+DepthSide = list[tuple[Decimal, Decimal]]  # (price, amount) per level, exact
+NO_BOOK = "no book from the agent yet"
+OFFLINE_BOOK = "agent offline: no live book"
 
-    def cumulate(rows: list[Any]) -> list[list[float | None]]:
-        total = Decimal(0)
-        out: list[list[float | None]] = []
-        for price, amount, filled in rows:
-            if price is None or amount is None:
-                continue
-            total += amount - filled
-            out.append([_num(price), _num(total)])
+
+def _levels(rows: Any) -> DepthSide:
+    """A book side from the status document; levels that are not positive numbers are left
+    out rather than drawn as zero."""
+    out: DepthSide = []
+    for r in rows if isinstance(rows, list) else []:
+        p = dec(r.get("price")) if isinstance(r, dict) else None
+        a = dec(r.get("amount")) if isinstance(r, dict) else None
+        if p is not None and a is not None and p > 0 and a > 0:
+            out.append((p, a))
+    return out
+
+
+def cumulative_depth(book: dict[str, Any] | None) -> tuple[DepthSide, DepthSide] | None:
+    """(bids, asks) as (price, amount resting at that price or better), ascending by price,
+    summed in Decimal; None when there is no book or a side is empty (nothing to show)."""
+    if not isinstance(book, dict):
+        return None
+    bids = sorted(_levels(book.get("bids")), key=lambda lv: lv[0], reverse=True)
+    asks = sorted(_levels(book.get("asks")), key=lambda lv: lv[0])
+    if not bids or not asks:
+        return None
+
+    def cumulate(side: DepthSide) -> DepthSide:
+        total, out = Decimal(0), []
+        for price, amount in side:
+            total += amount
+            out.append((price, total))
         return out
 
-    bid_pts, ask_pts = cumulate(bids), cumulate(asks)
-    series: list[dict[str, Any]] = [
-        {
-            "name": "bids (own)",
+    return list(reversed(cumulate(bids))), cumulate(asks)
+
+
+def _depth_at(side: DepthSide, price: Decimal, buy: bool) -> Decimal:
+    """Market depth at `price` on one side: what rests at that price or better."""
+    if buy:  # bids: every level at or above the price
+        return next((cum for p, cum in side if p >= price), Decimal(0))
+    return next((cum for p, cum in reversed(side) if p <= price), Decimal(0))
+
+
+def book_caption(book: dict[str, Any] | None) -> str:
+    """When the venue's book was taken (the status is polled; the book may lag the mid)."""
+    at = book.get("at") if isinstance(book, dict) else None
+    return f"book as of {fmt_time(at)}" if isinstance(at, int | float) else ""
+
+
+def market_depth_chart(
+    book: dict[str, Any] | None, orders: list[dict[str, Any]], mid: Any = None
+) -> dict[str, Any] | None:
+    """Cumulative market depth from the venue's book (bids stepping up to the left of the
+    mid, asks to the right), with the bot's own open orders marked on the curve at their
+    price, sized by what is left of them. None when there is no book to draw: the page says
+    so instead of drawing an empty chart."""
+    depth = cumulative_depth(book)
+    if depth is None:
+        return None
+    bids, asks = depth
+
+    def line(name: str, side: DepthSide, step: str, color: str) -> dict[str, Any]:
+        return {
+            "name": name,
             "type": "line",
-            "step": "end",
-            "areaStyle": {"opacity": 0.25},
-            "color": "#21ba45",
-            "data": sorted(bid_pts, key=lambda p: p[0] or 0),
-        },
-        {
-            "name": "asks (own)",
-            "type": "line",
-            "step": "start",
-            "areaStyle": {"opacity": 0.25},
-            "color": "#c10015",
-            "data": ask_pts,
-        },
-        {
-            "name": "own orders",
+            # between two levels the depth is that of the level nearer the mid
+            "step": step,
+            "showSymbol": False,
+            "areaStyle": {"opacity": 0.3},
+            "color": color,
+            "data": [[_num(p), _num(c)] for p, c in side],
+        }
+
+    own: dict[str, list[tuple[Decimal, Decimal]]] = {"buy": [], "sell": []}
+    for o in orders:
+        side, price, amount = o.get("side"), dec(o.get("price")), dec(o.get("amount"))
+        if side not in own or price is None or amount is None:
+            continue
+        left = amount - (dec(o.get("filled")) or Decimal(0))
+        if left > 0:
+            own[str(side)].append((price, left))
+    biggest = max((a for rows in own.values() for _, a in rows), default=Decimal(1))
+
+    def marks(side: str, color: str) -> dict[str, Any]:
+        buy = side == "buy"
+        return {
+            "name": "own bids" if buy else "own asks",
             "type": "scatter",
-            "symbolSize": 7,
-            "color": "#000",
-            "data": bid_pts + ask_pts,
-        },
+            "color": color,
+            "itemStyle": {"borderColor": "#fff", "borderWidth": 1},
+            "z": 3,
+            "data": [
+                {
+                    "name": f"own {side} {fmt(left)} @ {fmt(price)}",
+                    "value": [_num(price), _num(_depth_at(bids if buy else asks, price, buy))],
+                    "symbolSize": 6 + round(12 * float(left / biggest)),
+                }
+                for price, left in sorted(own[side])
+            ],
+        }
+
+    series = [
+        line("bids", bids, "start", "#21ba45"),
+        line("asks", asks, "end", "#c10015"),
+        marks("buy", "#1b5e20"),
+        marks("sell", "#7f0000"),
     ]
     m = _num(mid)
     if m is not None:
         series[0]["markLine"] = {
             "symbol": "none",
+            "silent": True,
             "data": [{"xAxis": m, "name": "mid"}],
             "lineStyle": {"color": "#1976d2"},
             "label": {"formatter": "mid"},

@@ -144,9 +144,12 @@ class AgentLink:
                 await sync.import_config(
                     self.cp, conn, b, rb.config_version, comment="found on the agent"
                 )
+            view = self.cp.live.bot(b.id, self.agent_id, self.tenant_id, b.name)
+            # The stream may be running (a re-mirror from _poll): what it applies while the
+            # snapshot is in flight is newer than the snapshot, and the seed re-applies it.
+            view.begin_seed()
             status = await conn.status(rb.name)
             orders = await conn.open_orders(rb.name)
-            view = self.cp.live.bot(b.id, self.agent_id, self.tenant_id, b.name)
             view.seed(status, orders, as_of_seq=info.last_seq)
             if agent.archived_seq > 0:  # a new agent has no history to show yet
                 fills, events = await sync.recent_from_archive(self.cp, b.id)

@@ -4,6 +4,13 @@ A bot's view is seeded from the agent (full status and open orders when the link
 and then moved forward by archived events only, so the view never shows something the archive
 does not hold. Views are plain data; `snapshot()` gives JSON-able dicts (Decimals as strings,
 as the agent sent them).
+
+A seed is a snapshot taken at some seq at or after `as_of_seq`; every event after `as_of_seq`
+is (re)applied on top of it, in order. Events that reach the view while the snapshot is being
+fetched are applied before the seed replaces the picture, so the view records them from
+`begin_seed()` on and replays them in `seed()`; otherwise a seed taken while the stream runs
+could put back an order's older status (PENDING_NEW) after its newer one (OPEN) was applied,
+and nothing would ever correct it.
 """
 
 from __future__ import annotations
@@ -30,6 +37,10 @@ STATUS_FIELDS = (
 RECENT_FILLS = 50
 RECENT_EVENTS = 100
 QUIET_KINDS = frozenset({"status", "order"})  # too frequent for the "recent events" list
+STATE_KINDS = frozenset({"state", "status", "order", "config"})  # kinds that move the picture
+# Events recorded while a seed is in flight (a few RPCs long); a bound for a seed that never
+# completes (the link failed half-way), which the next begin_seed() resets.
+SEED_RECORD_MAX = 20_000
 
 
 @dataclass(slots=True)
@@ -76,17 +87,31 @@ class BotLive:
     )
     last_seq: int = 0
     updated_at: float | None = None
+    # state-moving events applied since begin_seed(), None when no seed is in flight
+    _seeding: deque[LiveEvent] | None = field(default=None, init=False, repr=False)
+
+    def begin_seed(self) -> None:
+        """Call before asking the agent for the snapshot that `seed()` will install: from now
+        on the events applied to the view are kept, so the seed can re-apply the ones that
+        are newer than the snapshot's `as_of_seq`."""
+        self._seeding = deque(maxlen=SEED_RECORD_MAX)
 
     def seed(
         self, status: dict[str, Any], open_orders: list[dict[str, Any]], as_of_seq: int
     ) -> None:
         """Replace the picture with the agent's own, taken when its last seq was `as_of_seq`
         or later. Older events (the backlog the stream replays) then only go to the archive;
-        newer ones move the view forward again, in order, so it converges on the present."""
+        newer ones move the view forward again, in order, so it converges on the present:
+        those still to come through `apply()`, and those applied since `begin_seed()` (while
+        the snapshot was in flight) right here."""
+        recorded, self._seeding = self._seeding, None
         self.status = dict(status)
         self.state = str(status.get("state", self.state))
         self.state_reason = str(status.get("state_reason", self.state_reason))
         self.open_orders = {o["client_order_id"]: o for o in open_orders}
+        for ev in recorded or ():
+            if ev.seq > as_of_seq:
+                self._move(ev)
         self.last_seq = max(self.last_seq, as_of_seq)
         self.updated_at = time.time()
 
@@ -121,6 +146,16 @@ class BotLive:
             return
         self.last_seq = ev.seq
         self.updated_at = ev.at
+        if ev.kind in STATE_KINDS:
+            self._move(ev)
+            if self._seeding is not None:
+                self._seeding.append(ev)
+
+    def _move(self, ev: LiveEvent) -> None:
+        """What one state-moving event does to the picture. Each event carries the whole new
+        value (an order's full state, the new lifecycle state), so re-applying events in seq
+        order over a snapshot that already holds some of them lands on the same picture."""
+        d = ev.data
         if ev.kind == "state":
             self.state = str(d.get("to", self.state))
             self.state_reason = str(d.get("reason", ""))
@@ -137,7 +172,13 @@ class BotLive:
             if d.get("status") in TERMINAL_ORDER_STATUSES:
                 self.open_orders.pop(coid, None)
             else:
-                self.open_orders[coid] = {k: v for k, v in d.items() if k != "reason"}
+                prev = self.open_orders.get(coid)
+                order = {k: v for k, v in d.items() if k != "reason"}
+                # Order events carry no creation time: the first event of an order (its
+                # PENDING_NEW) is when it was created, for the console's "age" column.
+                if "created_at" not in order:
+                    order["created_at"] = prev.get("created_at", ev.at) if prev else ev.at
+                self.open_orders[coid] = order
         elif ev.kind == "config" and "version" in d:
             self.status["config_version"] = d["version"]
 
@@ -151,6 +192,7 @@ class BotLive:
             "risk": st.get("risk"),
             "volume": st.get("volume"),
             "ladder": st.get("ladder"),
+            "book": st.get("book"),
             "open_orders": sorted(self.open_orders.values(), key=_ladder_order),
             "recent_fills": list(self.recent_fills),
             "recent_events": list(self.recent_events),

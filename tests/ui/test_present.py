@@ -3,6 +3,8 @@ presentation helpers."""
 
 from __future__ import annotations
 
+from decimal import Decimal as D
+
 from pydantic import BaseModel
 
 from agent.config import BotConfig, load_config
@@ -91,17 +93,69 @@ def test_event_filters() -> None:
     assert [r["seq"] for r in present.event_rows(events, "debug", ["state", "fill"])] == [2, 1]
 
 
-def test_depth_and_ladder_points() -> None:
+def test_ladder_points() -> None:
     orders = [
         {"side": "buy", "price": "1.0", "amount": "5", "filled": "1"},
         {"side": "buy", "price": "0.9", "amount": "5", "filled": "0"},
         {"side": "sell", "price": "1.1", "amount": "2", "filled": "0"},
     ]
-    chart = present.depth_chart(orders, "1.05")
-    assert chart["series"][0]["data"] == [[0.9, 9.0], [1.0, 4.0]]
-    assert chart["series"][1]["data"] == [[1.1, 2.0]]
     p = present.ladder_point(0.0, {"mid": "1.05"}, orders)
     assert (p["bid"], p["ask"], p["bid_far"]) == ("1.0", "1.1", "0.9")
+
+
+BOOK = {
+    # as the status document carries it: exact decimal text, best first; one bad level
+    "bids": [
+        {"price": "1.00", "amount": "5"},
+        {"price": "0.99", "amount": "0.1"},
+        {"price": "0.97", "amount": "2"},
+        {"price": "x", "amount": "1"},
+    ],
+    "asks": [{"price": "1.02", "amount": "3"}, {"price": "1.05", "amount": "0.2"}],
+    "at": 1_800_000_000.0,
+}
+
+
+def test_cumulative_depth_is_exact_and_ordered() -> None:
+    depth = present.cumulative_depth(BOOK)
+    assert depth is not None
+    bids, asks = depth
+    # ascending by price; each level: what rests at that price or better, summed exactly
+    assert bids == [(D("0.97"), D("7.1")), (D("0.99"), D("5.1")), (D("1.00"), D("5"))]
+    assert asks == [(D("1.02"), D("3")), (D("1.05"), D("3.2"))]
+    assert present.cumulative_depth(None) is None
+    assert present.cumulative_depth({"bids": BOOK["bids"], "asks": []}) is None
+
+
+def test_market_depth_chart_marks_own_orders_on_the_curve() -> None:
+    orders = [
+        {"side": "buy", "price": "0.99", "amount": "0.1", "filled": "0"},
+        {"side": "buy", "price": "0.98", "amount": "4", "filled": "2"},
+        {"side": "sell", "price": "1.05", "amount": "0.2", "filled": "0"},
+        {"side": "sell", "price": "1.02", "amount": "1", "filled": "1"},  # filled: not resting
+    ]
+    chart = present.market_depth_chart(BOOK, orders, "1.01")
+    assert chart is not None
+    bids, asks, own_bids, own_asks = chart["series"]
+    assert (bids["type"], bids["step"], asks["step"]) == ("line", "start", "end")
+    assert bids["data"] == [[0.97, 7.1], [0.99, 5.1], [1.0, 5.0]]
+    assert asks["data"] == [[1.02, 3.0], [1.05, 3.2]]
+    assert bids["markLine"]["data"][0]["xAxis"] == 1.01
+    # each own order sits on its side's curve (depth at its price), sized by what is left
+    assert [p["value"] for p in own_bids["data"]] == [[0.98, 5.1], [0.99, 5.1]]
+    assert [p["name"] for p in own_bids["data"]] == ["own buy 2 @ 0.98", "own buy 0.1 @ 0.99"]
+    sizes = [p["symbolSize"] for p in own_bids["data"]]
+    assert sizes[0] > sizes[1] and max(sizes) == 18
+    assert [p["value"] for p in own_asks["data"]] == [[1.05, 3.2]]
+    assert own_bids["color"] != own_asks["color"]
+
+
+def test_market_depth_chart_without_a_book() -> None:
+    orders = [{"side": "buy", "price": "1", "amount": "1", "filled": "0"}]
+    assert present.market_depth_chart(None, orders, "1") is None
+    assert present.market_depth_chart({"bids": [], "asks": []}, orders) is None
+    assert present.book_caption(BOOK) == "book as of 2027-01-15 08:00:00 UTC"
+    assert present.book_caption(None) == ""
 
 
 def test_login_limiter() -> None:

@@ -219,9 +219,24 @@ def build_live(view: LiveBot) -> Any:
                 mid_chart = ui.echart(present.mid_chart(view.points)).classes("w-full h-72")
                 mid_chart.mark("mid-chart").props('data-testid="mid-chart"')
             with ui.card().classes("mm-card mm-half"):
-                ui.label("Depth of own orders").classes("font-bold")
-                depth = ui.echart(present.depth_chart([], None)).classes("w-full h-72")
+                with ui.row().classes("items-center gap-2 w-full"):
+                    ui.label("Market depth, own orders marked").classes("font-bold")
+                    ui.space()
+                    book_at = (
+                        ui.label("")
+                        .classes("text-xs text-grey-7")
+                        .mark("book-at")
+                        .props('data-testid="book-at"')
+                    )
+                # the options are set by redraw(), like every other panel
+                depth = ui.echart({"animation": False, "series": []}).classes("w-full h-72")
                 depth.mark("depth-chart").props('data-testid="depth-chart"')
+                no_book = (
+                    ui.label(present.NO_BOOK)
+                    .classes("w-full h-72 flex items-center justify-center text-grey-7")
+                    .mark("no-book")
+                    .props('data-testid="no-book"')
+                )
 
         # ---------------------------------------------------------------- orders + fills
         with ui.row().classes("w-full gap-3 flex-wrap"):
@@ -334,8 +349,17 @@ def build_live(view: LiveBot) -> Any:
         mid_chart.options.update(present.mid_chart(view.points))
         mid_chart.update()
         open_orders = live.get("open_orders") or []
-        depth.options.update(present.depth_chart(open_orders, st.get("mid")))
-        depth.update()
+        book = live.get("book")
+        # an offline agent's last book is history, not the market: not drawn as if live
+        chart = present.market_depth_chart(book, open_orders, st.get("mid")) if d.online else None
+        if chart is not None:
+            depth.options.update(chart)
+            depth.update()
+        else:
+            no_book.text = present.NO_BOOK if d.online else present.OFFLINE_BOOK
+        book_at.text = present.book_caption(book) if chart is not None else ""
+        depth.set_visibility(chart is not None)
+        no_book.set_visibility(chart is None)
         orders.rows = present.order_rows(open_orders)
         orders.update()
         fills.rows = present.fill_rows(live.get("recent_fills") or [])
