@@ -169,6 +169,25 @@ class VenueCredential(SQLModel, table=True):
     updated_by: str = Field(max_length=100)
     updated_at: dt.datetime = _ts()
     pushed_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # Set when deleted: the row stays (with no ciphertext) until the agent has deleted its
+    # copy too, so a delete made while the agent is offline reaches it when it reconnects.
+    deleted_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class TelegramToken(SQLModel, table=True):
+    """An agent's Telegram bot token (one notifier per agent). Write-only like venue
+    credentials, with the same pending push and pending delete."""
+
+    __tablename__ = "telegram_token"
+
+    id: int | None = Field(default=None, primary_key=True)
+    tenant_id: int = Field(foreign_key="tenant.id", index=True)
+    agent_id: int = Field(foreign_key="agent.id", unique=True)
+    ciphertext: str = Field(sa_type=sa.Text, repr=False)
+    updated_by: str = Field(max_length=100)
+    updated_at: dt.datetime = _ts()
+    pushed_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
+    deleted_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 class EventRecord(SQLModel, table=True):
@@ -222,10 +241,12 @@ class FillRecord(SQLModel, table=True):
     __table_args__ = (
         sa.UniqueConstraint("bot_id", "trade_id", name="uq_fill_bot_trade"),
         sa.Index("ix_fill_bot_seq", "bot_id", "seq"),
+        # The tenant's fills by time (rolling 24 h volume); also serves tenant_id alone.
+        sa.Index("ix_fill_tenant_at", "tenant_id", "at"),
     )
 
     id: int | None = Field(default=None, sa_type=BigIntPK, primary_key=True)
-    tenant_id: int = Field(foreign_key="tenant.id", index=True)
+    tenant_id: int = Field(foreign_key="tenant.id")
     agent_id: int = Field(foreign_key="agent.id")
     bot_id: int = Field(foreign_key="bot.id")
     trade_id: str = Field(max_length=128)

@@ -740,6 +740,28 @@ def credentials_set(
         typer.echo(f"stored credentials for {r.bot} (write-only: they cannot be read back)")
 
 
+@credentials_app.command("delete")
+def credentials_delete(
+    ctx: typer.Context,
+    bot: BotOpt = None,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    json_out: JsonOpt = False,
+) -> None:
+    """Delete a bot's stored venue credentials. A running bot keeps the keys it loaded until
+    it is restarted."""
+    pb = _pb()
+    if not yes and not typer.confirm(f"Delete the stored venue credentials of {bot or 'the bot'}?"):
+        _die("not deleted", 1)
+    with Client(_conn(ctx)) as c:
+        r = c.call("DeleteCredentials", pb.DeleteCredentialsRequest(bot=bot or ""))
+    if json_out:
+        _json({"bot": r.bot, "existed": r.existed})
+    elif r.existed:
+        typer.echo(f"deleted the credentials of {r.bot}")
+    else:
+        typer.echo(f"{r.bot} had no stored credentials")
+
+
 # ---------------------------------------------------------------- Telegram
 
 
@@ -749,6 +771,9 @@ def telegram_token(
     stdin: Annotated[
         bool, typer.Option("--stdin", help="Read the token from stdin (first line).")
     ] = False,
+    delete: Annotated[
+        bool, typer.Option("--delete", help="Delete the stored token instead of setting one.")
+    ] = False,
     json_out: JsonOpt = False,
 ) -> None:
     """Store the agent's Telegram bot token (prompted, never echoed); it can never be read back.
@@ -756,6 +781,16 @@ def telegram_token(
     Never pass the token as an argument: it would end up in the shell history and `ps`.
     """
     pb = _pb()
+    if delete:
+        if stdin:
+            _die("--delete and --stdin do not go together", 2)
+        with Client(_conn(ctx)) as c:
+            d = c.call("DeleteTelegramToken", pb.DeleteTelegramTokenRequest())
+        if json_out:
+            _json({"existed": d.existed})
+        else:
+            typer.echo("deleted the Telegram bot token" if d.existed else "no token was stored")
+        return
     if stdin:
         lines = sys.stdin.read().splitlines()
         token = lines[0].strip() if lines else ""

@@ -415,6 +415,41 @@ async def test_set_credentials_is_write_only(agent: LiveAgent) -> None:
     assert code == grpc.StatusCode.INVALID_ARGUMENT
 
 
+async def test_delete_credentials_and_telegram_token(agent: LiveAgent) -> None:
+    stub = agent.stub()
+    creds = pb.VenueCredentials(api_key="k-123", secret="s-456")
+    await stub.SetCredentials(
+        pb.SetCredentialsRequest(bot="ushark-mm", credentials=creds), metadata=agent.md
+    )
+    r = await stub.DeleteCredentials(
+        pb.DeleteCredentialsRequest(bot="ushark-mm"), metadata=agent.md
+    )
+    assert (r.bot, r.existed) == ("ushark-mm", True)
+    assert agent.credentials.get("ushark-mm") is None
+    info = await stub.GetInfo(pb.GetInfoRequest(), metadata=agent.md)
+    assert not info.bots[0].has_credentials
+    # again: not an error, and says there was nothing; the bot name may be omitted (one bot)
+    r = await stub.DeleteCredentials(pb.DeleteCredentialsRequest(), metadata=agent.md)
+    assert (r.bot, r.existed) == ("ushark-mm", False)
+    code, _, err = await _code(
+        stub.DeleteCredentials(pb.DeleteCredentialsRequest(bot="../etc"), metadata=agent.md)
+    )
+    assert code == grpc.StatusCode.INVALID_ARGUMENT and client.field_errors(err)
+
+    token = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw"
+    await stub.SetTelegramToken(pb.SetTelegramTokenRequest(token=token), metadata=agent.md)
+    assert agent.credentials.telegram_token() == token
+    r2 = await stub.DeleteTelegramToken(pb.DeleteTelegramTokenRequest(), metadata=agent.md)
+    assert r2.existed and agent.credentials.telegram_token() is None
+    r2 = await stub.DeleteTelegramToken(pb.DeleteTelegramTokenRequest(), metadata=agent.md)
+    assert not r2.existed
+    # without the agent token: refused, nothing deleted
+    await stub.SetTelegramToken(pb.SetTelegramTokenRequest(token=token), metadata=agent.md)
+    code, _, _ = await _code(stub.DeleteTelegramToken(pb.DeleteTelegramTokenRequest()))
+    assert code == grpc.StatusCode.UNAUTHENTICATED
+    assert agent.credentials.telegram_token() == token
+
+
 async def test_health_needs_no_token_and_reflection_lists_the_service(agent: LiveAgent) -> None:
     from grpc_health.v1 import health_pb2, health_pb2_grpc
     from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc

@@ -155,6 +155,24 @@ async def test_token_notify_test_and_alerts(
         what="the state alert",
     )
 
+    # Delete it from ctl: gone from the store (and the ctl says whether there was one).
+    r = await served.ctl("telegram-token", "--delete", "--stdin")
+    assert r.returncode == 2, (r.stdout, r.stderr)
+    r = await served.ctl("telegram-token", "--delete", "--json")
+    assert r.returncode == 0 and '"existed": true' in r.stdout, (r.stdout, r.stderr)
+    assert not path.exists()
+    r = await served.ctl("telegram-token", "--delete")
+    assert r.returncode == 0 and r.stdout.strip() == "no token was stored", r.stderr
+    # ...and the bot's venue credentials likewise, after a confirmation (--yes skips it).
+    keys = '{"api_key": "k-1", "secret": "s-1"}'
+    r = await served.ctl("credentials", "set", "--stdin", stdin=keys)
+    assert r.returncode == 0, r.stderr
+    r = await served.ctl("credentials", "delete", stdin="n\n")
+    assert r.returncode == 1 and (served.data_dir / "credentials" / "ushark-mm.enc").exists()
+    r = await served.ctl("credentials", "delete", "--yes")
+    assert r.returncode == 0 and "deleted the credentials of ushark-mm" in r.stdout, r.stderr
+    assert not (served.data_dir / "credentials" / "ushark-mm.enc").exists()
+
     for text in seen:
         assert TOKEN not in text
     for record in caplog.records:

@@ -424,6 +424,25 @@ class AgentServicer(pb_grpc.AgentServiceServicer):
         log.info("stored the Telegram bot token")
         return pb.SetTelegramTokenResponse(updated_at=at)
 
+    @rpc
+    async def DeleteCredentials(
+        self, request: pb.DeleteCredentialsRequest, context: Any
+    ) -> pb.DeleteCredentialsResponse:
+        name = request.bot or self.host.handle(None).bot.name
+        if not NAME_RE.match(name):
+            raise RequestError(["bot: must be 1-40 chars of a-z, 0-9, '-', '_'"])
+        existed = self.credentials.delete(name)
+        log.info("deleted the venue credentials of %s (existed: %s)", name, existed)
+        return pb.DeleteCredentialsResponse(bot=name, existed=existed)
+
+    @rpc
+    async def DeleteTelegramToken(
+        self, request: pb.DeleteTelegramTokenRequest, context: Any
+    ) -> pb.DeleteTelegramTokenResponse:
+        existed = self.credentials.delete_telegram_token()
+        log.info("deleted the Telegram bot token (existed: %s)", existed)
+        return pb.DeleteTelegramTokenResponse(existed=existed)
+
     # ------------------------------------------------------------------ notifications
     @rpc
     async def NotifyTest(

@@ -138,6 +138,16 @@ class AgentConnection(Protocol):
 
     async def set_credentials(self, bot: str, creds: RemoteCredentials) -> None: ...
 
+    async def delete_credentials(self, bot: str) -> bool:
+        """Whether the agent had credentials stored for the bot."""
+        ...
+
+    async def set_telegram_token(self, token: str) -> None: ...
+
+    async def delete_telegram_token(self) -> bool:
+        """Whether the agent had a token stored."""
+        ...
+
     async def close(self) -> None: ...
 
 

@@ -260,6 +260,17 @@ class GrpcAgentConnection:
             ),
         )
 
+    async def delete_credentials(self, bot: str) -> bool:
+        r = await self._call("DeleteCredentials", pb.DeleteCredentialsRequest(bot=bot))
+        return bool(r.existed)
+
+    async def set_telegram_token(self, token: str) -> None:
+        await self._call("SetTelegramToken", pb.SetTelegramTokenRequest(token=token))
+
+    async def delete_telegram_token(self) -> bool:
+        r = await self._call("DeleteTelegramToken", pb.DeleteTelegramTokenRequest())
+        return bool(r.existed)
+
     async def close(self) -> None:
         await self._channel.close(grace=None)
 

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from controlplane.db.types import utcnow
 from controlplane.links.base import (
@@ -30,6 +31,7 @@ from controlplane.models import (
     ConfigVersion,
     EventRecord,
     FillRecord,
+    TelegramToken,
     TlsMaterial,
     VenueCredential,
 )
@@ -134,6 +136,40 @@ async def sync_bots(
     return bots
 
 
+async def add_config_version(
+    s: AsyncSession,
+    bot: Bot,
+    config: dict[str, Any],
+    *,
+    agent_version: int,
+    author: str,
+    comment: str,
+    source: ConfigSource,
+) -> int:
+    """Add the bot's next config version (in the caller's transaction, under the caller's
+    bot lock: the unique (bot, version) constraint catches anyone else). Returns its number."""
+    assert bot.id is not None
+    latest = (
+        await s.exec(
+            select(sa.func.max(ConfigVersion.version)).where(ConfigVersion.bot_id == bot.id)
+        )
+    ).one()
+    number = int(latest or 0) + 1
+    s.add(
+        ConfigVersion(
+            tenant_id=bot.tenant_id,
+            bot_id=bot.id,
+            version=number,
+            agent_version=agent_version,
+            config=config,
+            author=author,
+            comment=comment,
+            source=source.value,
+        )
+    )
+    return number
+
+
 async def import_config(
     cp: ControlPlane,
     conn: AgentConnection,
@@ -159,23 +195,14 @@ async def import_config(
                 return False
         version, config = await conn.get_config(bot.name, agent_version)
         async with cp.session() as s:
-            latest = (
-                await s.exec(
-                    select(sa.func.max(ConfigVersion.version)).where(ConfigVersion.bot_id == bot.id)
-                )
-            ).one()
-            number = int(latest or 0) + 1
-            s.add(
-                ConfigVersion(
-                    tenant_id=bot.tenant_id,
-                    bot_id=bot.id,
-                    version=number,
-                    agent_version=version,
-                    config=config,
-                    author=author[:100] or "agent",
-                    comment=comment or "changed on the agent",
-                    source=ConfigSource.AGENT.value,
-                )
+            number = await add_config_version(
+                s,
+                bot,
+                config,
+                agent_version=version,
+                author=author[:100] or "agent",
+                comment=comment or "changed on the agent",
+                source=ConfigSource.AGENT,
             )
             fresh = await s.get(Bot, bot.id)
             if fresh is not None and version >= fresh.agent_config_version:
@@ -193,37 +220,70 @@ async def import_config(
     return True
 
 
-async def push_credentials(cp: ControlPlane, conn: AgentConnection, agent_id: int) -> int:
-    """Forward stored credentials the agent has not received yet. Returns how many."""
+def telegram_aad(agent_id: int) -> str:
+    return f"agent:{agent_id}:telegram-token"
+
+
+def _pending(model: type[VenueCredential] | type[TelegramToken]) -> sa.ColumnElement[bool]:
+    return sa.or_(
+        col(model.pushed_at).is_(None),
+        col(model.pushed_at) < col(model.updated_at),
+    )
+
+
+async def settle_credential(
+    cp: ControlPlane, row: VenueCredential | TelegramToken, *, deleted: bool
+) -> bool:
+    """Record that the agent now has what `row` says (its copy replaced or deleted), unless
+    the row changed meanwhile (then the newer change is still pending). A settled delete
+    removes the row. Returns whether it was settled."""
+    model = type(row)
     async with cp.session() as s:
-        rows = (
+        cond = sa.and_(col(model.id) == row.id, col(model.updated_at) == row.updated_at)
+        if deleted:
+            res = await s.exec(sa.delete(model).where(cond))
+        else:
+            res = await s.exec(sa.update(model).where(cond).values(pushed_at=utcnow()))
+        await s.commit()
+    return bool(res.rowcount)
+
+
+async def push_credentials(cp: ControlPlane, conn: AgentConnection, agent_id: int) -> int:
+    """Forward the credential changes the agent has not received yet (new or replaced venue
+    keys and Telegram token, and deletes made while it was offline). Returns how many."""
+    async with cp.session() as s:
+        venue_rows = (
             await s.exec(
                 select(VenueCredential, Bot)
                 .join(Bot, col(Bot.id) == VenueCredential.bot_id)
-                .where(
-                    Bot.agent_id == agent_id,
-                    sa.or_(
-                        col(VenueCredential.pushed_at).is_(None),
-                        col(VenueCredential.pushed_at) < col(VenueCredential.updated_at),
-                    ),
-                )
+                .where(Bot.agent_id == agent_id, _pending(VenueCredential))
             )
         ).all()
-    n = 0
-    for cred, bot in rows:
-        assert bot.id is not None and cred.id is not None
-        doc = json.loads(cp.box.decrypt(cred.ciphertext, credentials_aad(bot.id)))
-        await conn.set_credentials(bot.name, RemoteCredentials(**doc))
-        async with cp.session() as s:
+        tg = (
             await s.exec(
-                sa.update(VenueCredential)
-                .where(
-                    col(VenueCredential.id) == cred.id,
-                    col(VenueCredential.updated_at) == cred.updated_at,
+                select(TelegramToken).where(
+                    TelegramToken.agent_id == agent_id, _pending(TelegramToken)
                 )
-                .values(pushed_at=utcnow())
             )
-            await s.commit()
+        ).first()
+    n = 0
+    for cred, bot in venue_rows:
+        assert bot.id is not None and cred.id is not None
+        if cred.deleted_at is not None:
+            await conn.delete_credentials(bot.name)
+        else:
+            doc = json.loads(cp.box.decrypt(cred.ciphertext, credentials_aad(bot.id)))
+            await conn.set_credentials(bot.name, RemoteCredentials(**doc))
+        await settle_credential(cp, cred, deleted=cred.deleted_at is not None)
+        n += 1
+    if tg is not None:
+        if tg.deleted_at is not None:
+            await conn.delete_telegram_token()
+        else:
+            await conn.set_telegram_token(
+                cp.box.decrypt(tg.ciphertext, telegram_aad(agent_id)).decode()
+            )
+        await settle_credential(cp, tg, deleted=tg.deleted_at is not None)
         n += 1
     return n
 

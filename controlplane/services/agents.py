@@ -8,6 +8,7 @@ starts its link at once. Neither secret is ever returned.
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
@@ -16,7 +17,7 @@ from cryptography.hazmat.primitives import serialization
 from sqlmodel import col, select
 
 from controlplane.links.sync import tls_key_aad, token_aad
-from controlplane.models import Agent, Bot, Role, TlsMaterial, VenueCredential
+from controlplane.models import Agent, Bot, Role, TelegramToken, TlsMaterial, VenueCredential
 from controlplane.schemas import (
     AgentCreate,
     AgentDetail,
@@ -26,9 +27,11 @@ from controlplane.schemas import (
     TlsInfo,
     is_loopback,
 )
+from controlplane.services import credentials
 from controlplane.services.common import agent_for, audit
 from controlplane.services.errors import Conflict, FieldError, Invalid
 from controlplane.services.principal import Principal
+from controlplane.services.volume import volume_24h
 
 if TYPE_CHECKING:
     from controlplane.runtime import ControlPlane
@@ -73,7 +76,9 @@ def _tls_info(tls: TlsMaterial | None) -> TlsInfo | None:
     )
 
 
-def _agent_out(cp: ControlPlane, a: Agent, bots: int) -> AgentOut:
+def _agent_out(
+    cp: ControlPlane, a: Agent, bots: int, telegram_at: dt.datetime | None = None
+) -> AgentOut:
     """The stored row, overlaid with what this process's link knows now (fresher)."""
     assert a.id is not None
     live = cp.live.agents.get(a.id)
@@ -98,11 +103,18 @@ def _agent_out(cp: ControlPlane, a: Agent, bots: int) -> AgentOut:
         error=error,
         tls=a.tls_id is not None,
         bots=bots,
+        telegram_token_updated_at=telegram_at,
         created_at=a.created_at,
     )
 
 
-def bot_out(cp: ControlPlane, b: Bot, agent_name: str, has_credentials: bool) -> BotOut:
+def bot_out(
+    cp: ControlPlane,
+    b: Bot,
+    agent_name: str,
+    credentials_at: dt.datetime | None,
+    volume_24h_quote: Decimal,
+) -> BotOut:
     assert b.id is not None
     live_agent = cp.live.agents.get(b.agent_id)
     view = cp.live.bots.get(b.id)
@@ -118,7 +130,9 @@ def bot_out(cp: ControlPlane, b: Bot, agent_name: str, has_credentials: bool) ->
         online=online,
         applied_version=b.applied_version,
         agent_config_version=b.agent_config_version,
-        has_credentials=has_credentials,
+        has_credentials=credentials_at is not None,
+        credentials_updated_at=credentials_at,
+        volume_24h_quote=volume_24h_quote,
     )
 
 
@@ -194,7 +208,8 @@ async def list_agents(cp: ControlPlane, who: Principal) -> list[AgentOut]:
                 )
             ).all()
         )
-    return [_agent_out(cp, a, counts.get(a.id or 0, 0)) for a in agents]
+        telegram = await credentials.telegram_set_at(s, TelegramToken.tenant_id == who.tenant_id)
+    return [_agent_out(cp, a, counts.get(a.id or 0, 0), telegram.get(a.id or 0)) for a in agents]
 
 
 async def get_agent(cp: ControlPlane, who: Principal, agent_id: int) -> AgentDetail:
@@ -203,19 +218,18 @@ async def get_agent(cp: ControlPlane, who: Principal, agent_id: int) -> AgentDet
         bots = (
             await s.exec(select(Bot).where(Bot.agent_id == agent_id).order_by(col(Bot.id)))
         ).all()
-        creds = set(
-            (
-                await s.exec(
-                    select(VenueCredential.bot_id).where(
-                        col(VenueCredential.bot_id).in_([b.id for b in bots])
-                    )
-                )
-            ).all()
+        creds = await credentials.venue_set_at(
+            s, col(VenueCredential.bot_id).in_([b.id for b in bots])
         )
+        telegram = await credentials.telegram_set_at(s, TelegramToken.agent_id == agent_id)
+        volume = await volume_24h(s, who.tenant_id)
         tls = await s.get(TlsMaterial, agent.tls_id) if agent.tls_id is not None else None
-    base = _agent_out(cp, agent, len(bots))
+    base = _agent_out(cp, agent, len(bots), telegram.get(agent_id))
     return AgentDetail(
         **base.model_dump(),
         tls_info=_tls_info(tls),
-        bot_list=[bot_out(cp, b, agent.name, b.id in creds) for b in bots],
+        bot_list=[
+            bot_out(cp, b, agent.name, creds.get(b.id or 0), volume.get(b.id or 0, Decimal(0)))
+            for b in bots
+        ],
     )

@@ -21,6 +21,7 @@ from sqlmodel import col, select
 
 from agent.config import ConfigError, parse_config
 from controlplane.links.base import AgentError
+from controlplane.links.sync import add_config_version
 from controlplane.models import Agent, Bot, ConfigSource, ConfigVersion, Role
 from controlplane.schemas import (
     ConfigApplied,
@@ -251,23 +252,14 @@ async def _apply(
             await audit(cp, who, "config.apply", target, "refused", reason=str(err))
             raise err from None
         async with cp.session() as s:
-            latest = (
-                await s.exec(
-                    select(sa.func.max(ConfigVersion.version)).where(ConfigVersion.bot_id == bot.id)
-                )
-            ).one()
-            number = int(latest or 0) + 1
-            s.add(
-                ConfigVersion(
-                    tenant_id=bot.tenant_id,
-                    bot_id=bot.id,
-                    version=number,
-                    agent_version=agent_version,
-                    config=normalized,
-                    author=who.username,
-                    comment=comment,
-                    source=source.value,
-                )
+            number = await add_config_version(
+                s,
+                bot,
+                normalized,
+                agent_version=agent_version,
+                author=who.username,
+                comment=comment,
+                source=source,
             )
             await s.exec(
                 sa.update(Bot)

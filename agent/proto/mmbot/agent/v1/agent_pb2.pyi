@@ -459,6 +459,30 @@ class SetTelegramTokenResponse(_message.Message):
     updated_at: float
     def __init__(self, updated_at: _Optional[float] = ...) -> None: ...
 
+class DeleteCredentialsRequest(_message.Message):
+    __slots__ = ("bot",)
+    BOT_FIELD_NUMBER: _ClassVar[int]
+    bot: str
+    def __init__(self, bot: _Optional[str] = ...) -> None: ...
+
+class DeleteCredentialsResponse(_message.Message):
+    __slots__ = ("bot", "existed")
+    BOT_FIELD_NUMBER: _ClassVar[int]
+    EXISTED_FIELD_NUMBER: _ClassVar[int]
+    bot: str
+    existed: bool
+    def __init__(self, bot: _Optional[str] = ..., existed: _Optional[bool] = ...) -> None: ...
+
+class DeleteTelegramTokenRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class DeleteTelegramTokenResponse(_message.Message):
+    __slots__ = ("existed",)
+    EXISTED_FIELD_NUMBER: _ClassVar[int]
+    existed: bool
+    def __init__(self, existed: _Optional[bool] = ...) -> None: ...
+
 class NotifyTestRequest(_message.Message):
     __slots__ = ("bot",)
     BOT_FIELD_NUMBER: _ClassVar[int]

@@ -120,6 +120,16 @@ class AgentServiceStub:
                 request_serializer=agent_dot_proto_dot_mmbot_dot_agent_dot_v1_dot_agent__pb2.SetTelegramTokenRequest.SerializeToString,
                 response_deserializer=agent_dot_proto_dot_mmbot_dot_agent_dot_v1_dot_agent__pb2.SetTelegramTokenResponse.FromString,
                 _registered_method=True)
+        self.DeleteCredentials = channel.unary_unary(
+                '/mmbot.agent.v1.AgentService/DeleteCredentials',
+                request_serializer=agent_dot_proto_dot_mmbot_dot_agent_dot_v1_dot_agent__pb2.DeleteCredentialsRequest.SerializeToString,
+                response_deserializer=agent_dot_proto_dot_mmbot_dot_agent_dot_v1_dot_agent__pb2.DeleteCredentialsResponse.FromString,
+                _registered_method=True)
+        self.DeleteTelegramToken = channel.unary_unary(
+                '/mmbot.agent.v1.AgentService/DeleteTelegramToken',
+                request_serializer=agent_dot_proto_dot_mmbot_dot_agent_dot_v1_dot_agent__pb2.DeleteTelegramTokenRequest.SerializeToString,
+                response_deserializer=agent_dot_proto_dot_mmbot_dot_agent_dot_v1_dot_agent__pb2.DeleteTelegramTokenResponse.FromString,
+                _registered_method=True)
         self.NotifyTest = channel.unary_unary(
                 '/mmbot.agent.v1.AgentService/NotifyTest',
                 request_serializer=agent_dot_proto_dot_mmbot_dot_agent_dot_v1_dot_agent__pb2.NotifyTestRequest.SerializeToString,
@@ -245,6 +255,21 @@ class AgentServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def DeleteCredentials(self, request, context):
+        """Forget a bot's stored venue credentials. A running bot keeps the keys it loaded until it
+        is restarted; a bot started afterwards has none.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteTelegramToken(self, request, context):
+        """Forget the stored Telegram bot token (MMBOT_TELEGRAM_BOT_TOKEN, if set, still applies).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def NotifyTest(self, request, context):
         """Send a test message to every chat of a bot's notifications.telegram block.
         """
@@ -339,6 +364,16 @@ def add_AgentServiceServicer_to_server(servicer, server):
                     servicer.SetTelegramToken,
                     request_deserializer=agent_dot_proto_dot_mmbot_dot_agent_dot_v1_dot_agent__pb2.SetTelegramTokenRequest.FromString,
                     response_serializer=agent_dot_proto_dot_mmbot_dot_agent_dot_v1_dot_agent__pb2.SetTelegramTokenResponse.SerializeToString,
+            ),
+            'DeleteCredentials': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteCredentials,
+                    request_deserializer=agent_dot_proto_dot_mmbot_dot_agent_dot_v1_dot_agent__pb2.DeleteCredentialsRequest.FromString,
+                    response_serializer=agent_dot_proto_dot_mmbot_dot_agent_dot_v1_dot_agent__pb2.DeleteCredentialsResponse.SerializeToString,
+            ),
+            'DeleteTelegramToken': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteTelegramToken,
+                    request_deserializer=agent_dot_proto_dot_mmbot_dot_agent_dot_v1_dot_agent__pb2.DeleteTelegramTokenRequest.FromString,
+                    response_serializer=agent_dot_proto_dot_mmbot_dot_agent_dot_v1_dot_agent__pb2.DeleteTelegramTokenResponse.SerializeToString,
             ),
             'NotifyTest': grpc.unary_unary_rpc_method_handler(
                     servicer.NotifyTest,
@@ -806,6 +841,60 @@ class AgentService:
             '/mmbot.agent.v1.AgentService/SetTelegramToken',
             agent_dot_proto_dot_mmbot_dot_agent_dot_v1_dot_agent__pb2.SetTelegramTokenRequest.SerializeToString,
             agent_dot_proto_dot_mmbot_dot_agent_dot_v1_dot_agent__pb2.SetTelegramTokenResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteCredentials(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mmbot.agent.v1.AgentService/DeleteCredentials',
+            agent_dot_proto_dot_mmbot_dot_agent_dot_v1_dot_agent__pb2.DeleteCredentialsRequest.SerializeToString,
+            agent_dot_proto_dot_mmbot_dot_agent_dot_v1_dot_agent__pb2.DeleteCredentialsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteTelegramToken(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mmbot.agent.v1.AgentService/DeleteTelegramToken',
+            agent_dot_proto_dot_mmbot_dot_agent_dot_v1_dot_agent__pb2.DeleteTelegramTokenRequest.SerializeToString,
+            agent_dot_proto_dot_mmbot_dot_agent_dot_v1_dot_agent__pb2.DeleteTelegramTokenResponse.FromString,
             options,
             channel_credentials,
             insecure,
