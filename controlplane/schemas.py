@@ -148,6 +148,9 @@ class AgentOut(BaseModel):
     error: str
     tls: bool
     bots: int
+    telegram_token_updated_at: dt.datetime | None = Field(
+        default=None, description="When the agent's Telegram bot token was set (never the token)"
+    )
     created_at: dt.datetime
 
 
@@ -164,6 +167,14 @@ class BotOut(BaseModel):
     applied_version: int | None
     agent_config_version: int
     has_credentials: bool
+    credentials_updated_at: dt.datetime | None = Field(
+        default=None, description="When the stored venue keys were set (never the keys)"
+    )
+    volume_24h_quote: Decimal | None = Field(
+        default=None,
+        description="Quote volume (price x amount) of the bot's archived fills in the last "
+        "24 hours, rolling",
+    )
 
 
 class AgentDetail(AgentOut):
@@ -316,7 +327,30 @@ class CredentialsOut(BaseModel):
     bot_id: int
     has_credentials: bool
     updated_at: dt.datetime | None
-    pushed: bool = Field(description="Whether the agent has received them")
+    pushed: bool = Field(description="Whether the agent has received them (or the delete)")
+
+
+TELEGRAM_TOKEN_PATTERN = re.compile(r"^[0-9]{1,20}:[A-Za-z0-9_-]{20,200}$")
+
+
+def _telegram_token(v: str) -> str:
+    # The message never quotes the value: a refused token must not end up in a log either.
+    if not TELEGRAM_TOKEN_PATTERN.match(v):
+        raise ValueError("must look like <bot id>:<secret> as issued by @BotFather")
+    return v
+
+
+class TelegramTokenIn(_In):
+    token: Annotated[str, StringConstraints(max_length=256), AfterValidator(_telegram_token)] = (
+        Field(description="The bot token from @BotFather (write-only)")
+    )
+
+
+class TelegramTokenOut(BaseModel):
+    agent_id: int
+    has_token: bool
+    updated_at: dt.datetime | None
+    pushed: bool = Field(description="Whether the agent has received it (or the delete)")
 
 
 # ---------------------------------------------------------------------- health and audit

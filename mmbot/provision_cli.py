@@ -88,13 +88,62 @@ def agent_name_for(host: str) -> str:
     return name or "agent"
 
 
-def check_name(name: str) -> str:
+def check_name(name: str, what: str = "--name") -> str:
     if not NAME_RE.match(name):
         raise UsageError(
-            f"--name {name!r}: use 1-40 characters a-z, 0-9, '_', '-', starting with a "
+            f"{what} {name!r}: use 1-40 characters a-z, 0-9, '_', '-', starting with a "
             "letter or digit"
         )
     return name
+
+
+# One check per input, each raising UsageError with `what` (the CLI's flag, or the console's
+# field label) in front: the CLI and the console's "Add agent" dialog refuse the same input
+# with the same words, before anything is created.
+
+
+def check_host(host: str, what: str = "HOST") -> str:
+    host = host.strip()
+    if not host or host.startswith("-") or any(c.isspace() for c in host):
+        raise UsageError(f"{what} {host!r}: expected an IP address or DNS name")
+    return host
+
+
+def check_user(user: str, what: str = "--user") -> str:
+    if not re.match(r"^[a-z_][a-z0-9_-]*\$?$", user):
+        raise UsageError(f"{what} {user!r}: not a valid user name")
+    return user
+
+
+def check_ssh_key(ssh_key: Path | None, what: str = "--ssh-key") -> Path | None:
+    if ssh_key is not None and not os.access(ssh_key.expanduser(), os.R_OK):
+        raise UsageError(f"{what} {ssh_key}: not a readable file")
+    return ssh_key
+
+
+def check_wheel(wheel: Path | None, what: str = "--wheel") -> Path | None:
+    if wheel is not None and (not wheel.is_file() or wheel.suffix != ".whl"):
+        raise UsageError(f"{what} {wheel}: not a .whl file")
+    return wheel
+
+
+def check_wheelhouse(wheelhouse: Path | None, what: str = "--wheelhouse") -> Path | None:
+    if wheelhouse is not None and not (
+        wheelhouse.is_dir() or (wheelhouse.is_file() and wheelhouse.suffix == ".tar")
+    ):
+        raise UsageError(f"{what} {wheelhouse}: not a directory or a .tar file")
+    return wheelhouse
+
+
+def require_ansible() -> None:
+    """ansible-runner is an extra (mmbot[provision]); say how to get it."""
+    import importlib.util
+
+    if importlib.util.find_spec("ansible_runner") is None:
+        raise ProvisionFailed(
+            "ansible-runner is not installed: pip install 'mmbot[provision]' "
+            "(ansible-core 2.19 and ansible-runner)"
+        )
 
 
 def check_cidrs(values: list[str], what: str) -> list[str]:
@@ -157,11 +206,11 @@ def source_address_towards(host: str, port: int) -> str | None:
 
 
 def controlplane_sources(
-    allow_from: list[str], cp_url: str | None, host: str, ssh_port: int
+    allow_from: list[str], cp_url: str | None, host: str, ssh_port: int, what: str = "--allow-from"
 ) -> tuple[list[str], str]:
     """Who may reach the agent's gRPC port, and why (for the summary)."""
     if allow_from:
-        return allow_from, "--allow-from"
+        return allow_from, what
     if cp_url:
         cp_host = urllib.parse.urlsplit(cp_url).hostname or ""
         if not is_loopback_host(cp_host):
@@ -170,16 +219,16 @@ def controlplane_sources(
             except OSError as exc:
                 raise UsageError(
                     f"cannot resolve the control plane host {cp_host!r} ({exc}); "
-                    "give its address with --allow-from"
+                    f"give its address with {what}"
                 ) from None
             return addrs, f"addresses of {cp_host}"
     local = source_address_towards(host, ssh_port)
     if local is None:
         raise UsageError(
             f"cannot tell which address this machine uses to reach {host}; "
-            "give the control plane's address with --allow-from"
+            f"give the control plane's address with {what}"
         )
-    return [local], f"this machine's address towards {host}; --allow-from to change"
+    return [local], f"this machine's address towards {host}; {what} to change"
 
 
 # --------------------------------------------------------------------------- wheel
@@ -817,7 +866,7 @@ def provision(
     raise typer.Exit(0 if ok else 1)
 
 
-def parse_extra_vars(items: list[str]) -> dict[str, Any]:
+def parse_extra_vars(items: list[str], what: str = "--extra-vars") -> dict[str, Any]:
     import yaml
 
     out: dict[str, Any] = {}
@@ -827,18 +876,20 @@ def parse_extra_vars(items: list[str]) -> dict[str, Any]:
             try:
                 loaded = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
             except (OSError, yaml.YAMLError) as exc:
-                raise UsageError(f"--extra-vars {item}: {exc}") from None
+                raise UsageError(f"{what} {item}: {exc}") from None
             if not isinstance(loaded, dict):
-                raise UsageError(f"--extra-vars {item}: expected a YAML mapping")
+                raise UsageError(f"{what} {item}: expected a YAML mapping")
             out.update(loaded)
             continue
         key, sep, value = item.partition("=")
         if not sep or not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", key):
-            raise UsageError(f"--extra-vars {item!r}: expected KEY=VALUE or @FILE")
+            raise UsageError(f"{what} {item!r}: expected KEY=VALUE or @FILE")
         try:
             out[key] = yaml.safe_load(value) if value else ""
         except yaml.YAMLError:
             out[key] = value
+    if "mmbot_agent_token" in out:
+        raise UsageError(f"{what}: pass the token as a file (mmbot_agent_token_file)")
     return out
 
 
@@ -867,30 +918,16 @@ def provision_agent(
     for bad input (nothing created), ProvisionFailed for a failed build or registration; a
     failed playbook run comes back as doc["ok"] == False."""
     # 1. Everything that can be wrong with the input, before anything is created.
-    host = host.strip()
-    if not host or host.startswith("-") or any(c.isspace() for c in host):
-        raise UsageError(f"HOST {host!r}: expected an IP address or DNS name")
+    host = check_host(host)
     agent_name = check_name(name or agent_name_for(host))
-    if not re.match(r"^[a-z_][a-z0-9_-]*\$?$", user):
-        raise UsageError(f"--user {user!r}: not a valid user name")
-    if ssh_key is not None and not os.access(ssh_key.expanduser(), os.R_OK):
-        raise UsageError(f"--ssh-key {ssh_key}: not a readable file")
-    if wheel is not None and (not wheel.is_file() or wheel.suffix != ".whl"):
-        raise UsageError(f"--wheel {wheel}: not a .whl file")
-    if wheelhouse is not None and not (
-        wheelhouse.is_dir() or (wheelhouse.is_file() and wheelhouse.suffix == ".tar")
-    ):
-        raise UsageError(f"--wheelhouse {wheelhouse}: not a directory or a .tar file")
+    check_user(user)
+    check_ssh_key(ssh_key)
+    check_wheel(wheel)
+    check_wheelhouse(wheelhouse)
     if tls_dir is not None and not tls_dir.is_dir():
         raise UsageError(f"--tls-dir {tls_dir}: not a directory")
     cp = check_controlplane(controlplane_url, controlplane_token_file)
-    import importlib.util
-
-    if importlib.util.find_spec("ansible_runner") is None:
-        raise ProvisionFailed(
-            "ansible-runner is not installed: pip install 'mmbot[provision]' "
-            "(ansible-core 2.19 and ansible-runner)"
-        )
+    require_ansible()
     allowed = check_cidrs(allow_from, "--allow-from")
     user_vars = parse_extra_vars(extra_vars)
     playbook_dir()  # fails early (exit 2) when there is no playbook
@@ -918,8 +955,6 @@ def provision_agent(
         "mmbot_firewall_controlplane_sources": sources,
         **user_vars,
     }
-    if "mmbot_agent_token" in user_vars:
-        raise UsageError("--extra-vars: pass the token as a file (mmbot_agent_token_file)")
 
     # 3. The run.
     if on_start is not None:

@@ -2,9 +2,11 @@
 VPS on this machine (debootstrap root, booted with systemd in its own network namespace,
 reached over SSH; see provisioning/testing/nspawn_target.py).
 
-Checked as an operator would: the first run installs everything and registers the agent with the
-real control plane (`mmbot controlplane serve` on loopback, SQLite), whose link then reaches the
-agent over mutual TLS; the second run changes nothing and the registration is "already" there;
+Checked as an operator would: the first run (the CLI) installs everything and registers the
+agent with the real control plane (`mmbot controlplane serve` on loopback, SQLite), whose link
+then reaches the agent over mutual TLS; the second run is the console's "Add agent (provision a
+VPS)" (`controlplane.services.provisioning`, in this process, on the served control plane's
+database), streams its tasks one by one, changes nothing, and finds the agent registered;
 the hardened unit runs and restarts after a crash, `mmbot ctl info` answers over mutual TLS from
 the allowed address, the firewall drops the gRPC port for any other address, and no secret
 appears in the command's output, Ansible's event files or the agent's journal.
@@ -15,6 +17,7 @@ root, no debootstrap/systemd-nspawn, no way to fetch the Debian packages the fir
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import os
@@ -38,6 +41,13 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "provisioning" / "testing"))
 import nspawn_target  # noqa: E402
 
+from controlplane.services import provisioning  # noqa: E402
+from controlplane.services.provisioning import (  # noqa: E402
+    Note,
+    ProvisionOutcome,
+    ProvisionRequest,
+    StreamItem,
+)
 from mmbot import provision_cli  # noqa: E402
 
 MMBOT = str(Path(sys.executable).with_name("mmbot"))
@@ -126,7 +136,7 @@ class ControlPlane:
         self.env["MMBOT_DATA_DIR"] = str(self.data)
         common = ["--data-dir", str(self.data)]
         self._run([MMBOT, "controlplane", "migrate", *common])
-        password = secrets.token_urlsafe(18)
+        self.password = password = secrets.token_urlsafe(18)
         self._run(
             [MMBOT, "controlplane", "user", "add", "admin", "--password-stdin", *common],
             input=password + "\n",
@@ -200,8 +210,63 @@ class ControlPlane:
                 self.proc.wait(timeout=10)
 
 
+class Console:
+    """The console's side of the same control plane, in this process: the service the "Add
+    agent (provision a VPS)" dialog calls, on the served control plane's database and key,
+    signed in as its admin. Agent links are off here: the served process keeps the link."""
+
+    def __init__(self, cp: ControlPlane, workdir: Path) -> None:
+        from controlplane.core.config import Settings
+        from controlplane.runtime import ControlPlane as Plane
+        from controlplane.services import auth
+
+        self.loop = asyncio.new_event_loop()
+        self.plane = Plane(
+            Settings(
+                data_dir=cp.data,
+                database_url=f"sqlite+aiosqlite:///{cp.data / 'controlplane.sqlite'}",
+                provision_dir=workdir / "provision",
+                start_links=False,
+            )
+        )
+
+        async def sign_in() -> Any:
+            await self.plane.start()
+            tok = await auth.login(self.plane, "admin", cp.password)
+            return await auth.authenticate(self.plane, tok.access_token)
+
+        self.who = self.loop.run_until_complete(sign_in())
+        # Where the console keeps this tenant's CA, certificates and tokens: the CLI's first
+        # run uses it too, so the console's run finds the same material and changes nothing.
+        self.pki = provisioning.pki_dir(self.plane, self.who.tenant_id)
+
+    def provision(
+        self, req: ProvisionRequest
+    ) -> tuple[ProvisionOutcome, list[StreamItem], list[bool], float]:
+        """Start a run as the dialog does and follow its stream as the dialog does. Also
+        returns, per item, whether it arrived while the run was still going."""
+
+        async def go() -> tuple[ProvisionOutcome, list[StreamItem], list[bool]]:
+            run = await provisioning.start(self.plane, self.who, req)
+            items: list[StreamItem] = []
+            live: list[bool] = []
+            async for item in run.follow():
+                items.append(item)
+                live.append(not run.done)
+            return await run.wait(), items, live
+
+        t0 = time.monotonic()
+        outcome, items, live = self.loop.run_until_complete(go())
+        return outcome, items, live, time.monotonic() - t0
+
+    def close(self) -> None:
+        self.loop.run_until_complete(self.plane.stop())
+        self.loop.close()
+
+
 def _provision(
     t: nspawn_target.Target,
+    pki: Path,
     work: Path,
     wheel: Path,
     wheelhouse: Path,
@@ -221,7 +286,7 @@ def _provision(
             "--port",
             "22",
             "--pki-dir",
-            str(work / "pki"),
+            str(pki),
             "--wheel",
             str(wheel),
             "--wheelhouse",
@@ -270,8 +335,11 @@ def test_provision_real_target_twice(
     work.mkdir()
     cp = ControlPlane(work)
     (work / "cp.token").write_text(cp.token + "\n")
+    console: Console | None = None
     try:
-        first, out1, t1 = _provision(t, work, agent_wheel, wheelhouse, cp)
+        console = Console(cp, work)
+        pki = console.pki
+        first, out1, t1 = _provision(t, pki, work, agent_wheel, wheelhouse, cp)
         agent_id = first["registration"].get("agent_id")
         # The control plane's link reaches the agent: mutual TLS, through the firewall.
         deadline = time.monotonic() + 60
@@ -289,31 +357,75 @@ def test_provision_real_target_twice(
             " && echo 'deploy ALL=(ALL) NOPASSWD: ALL' > /etc/sudoers.d/deploy"
             " && chmod 0440 /etc/sudoers.d/deploy"
         )
-        second, out2, t2 = _provision(t, work, agent_wheel, wheelhouse, cp, user="deploy")
+        # The second run: the console's dialog, with the same input as the CLI's.
+        outcome, items, live, t2 = console.provision(
+            ProvisionRequest(
+                host=t.address,
+                user="deploy",
+                ssh_port=22,
+                ssh_key=str(t.ssh_key),
+                wheel=str(agent_wheel),
+                wheelhouse=str(wheelhouse),
+                extra_vars="mmbot_host_apt_update_cache=false",
+            )
+        )
         listed = cp.get("/api/v1/agents")
     finally:
+        if console is not None:
+            console.close()
         cp.close()
+    assert outcome.doc is not None, outcome.error
+    second = outcome.doc
+    out2 = json.dumps(outcome.doc) + "\n".join(
+        item.text if isinstance(item, Note) else f"{item.task} {item.message}" for item in items
+    )
     cp_log = cp.log.read_text(errors="replace")
     with capsys.disabled():
         print(
             f"\n[provisioning] first run {t1:.1f}s (changed={first['stats']['changed']}), "
-            f"second run (as a sudoer) {t2:.1f}s (changed={second['stats']['changed']})"
+            f"second run (the console's, as a sudoer) {t2:.1f}s "
+            f"(changed={second['stats']['changed']})"
         )
 
     # First run did the work, second run changed nothing.
     assert first["ok"] and first["stats"]["changed"] > 10, first["stats"]
     assert first["stats"]["failed"] == 0 and first["stats"]["unreachable"] == 0
-    assert second["ok"], second["stats"]
+    assert outcome.ok and second["ok"], (outcome.error, second["stats"])
     changed = [x["task"] for x in second["tasks"] if x["status"] == "changed"]
     assert second["stats"]["changed"] == 0, f"second run changed: {changed}"
+    assert outcome.stats == second["stats"]
     assert len(first["tasks"]) > 25
 
-    # Registration: once, through the real API; the re-run is harmless (409 -> already).
+    # The console's stream: what runs where first, then every task as it starts and ends,
+    # in order, while the run was going (not replayed at the end).
+    assert isinstance(items[0], Note) and items[0].text.startswith(
+        f"provisioning {first['agent']['name']} (deploy@{t.address}:22)"
+    )
+    events = [i for i in items if isinstance(i, provision_cli.ProvisionEvent)]
+    starts = [e for e in events if e.kind == "start"]
+    ends = [e for e in events if e.kind == "end"]
+    assert [e.index for e in starts] == list(range(1, len(starts) + 1))
+    assert [(e.task, e.status) for e in ends] == [(x["task"], x["status"]) for x in second["tasks"]]
+    last_start = 0
+    for e in events:  # each task ends after it started, before the next one starts
+        if e.kind == "start":
+            last_start = e.index
+        assert e.index == last_start and 1 <= e.index <= e.total, e
+    totals = [e.total for e in events]
+    assert totals == sorted(totals) and totals[-1] >= len(starts) > 25
+    assert "changed" not in {e.status for e in ends}
+    assert all(live), "every item reached the console while the run was going"
+
+    # Registration: once, through the real API; the console's re-run finds it through the
+    # service layer (a name already registered counts as done, as the CLI's 409 does).
     agent = first["agent"]
-    pki = work / "pki"
     agent_token = Path(agent["token_file"]).read_text().strip()
     assert first["registration"]["status"] == "registered", first["registration"]
-    assert second["registration"]["status"] == "already-registered", second["registration"]
+    assert outcome.registration == {
+        "status": "already-registered",
+        "agent_id": first["registration"]["agent_id"],
+    }, outcome.registration
+    assert second["registration"] == outcome.registration
     assert online is not None and online["online"], f"agent never online: {online}\n{cp_log}"
     assert online["endpoint"] == f"{t.address}:50051"
     assert online["name"] == agent["name"] == provision_cli.agent_name_for(t.address)

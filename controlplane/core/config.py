@@ -49,6 +49,12 @@ class Settings(BaseSettings):
     archive_max_events_per_tx: int = Field(default=5_000, ge=1)
     start_links: bool = True
 
+    # The console's "Add agent (provision a VPS)" keeps each tenant's CA, the control plane's
+    # client certificate and every agent's certificate and token in <this>/tenant-<id>.
+    # Default <data dir>/provision. The same variable (MMBOT_PROVISION_DIR) is where
+    # `mmbot provision` keeps one operator's material (no tenant level there).
+    provision_dir: Path | None = None
+
     @field_validator("database_url")
     @classmethod
     def _plain_postgres(cls, v: str) -> str:
@@ -62,6 +68,10 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite+aiosqlite:///{self.data_dir / DB_FILE}"
+
+    @property
+    def effective_provision_dir(self) -> Path:
+        return (self.provision_dir or self.data_dir / "provision").expanduser()
 
     @property
     def default_key_file(self) -> Path:

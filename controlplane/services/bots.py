@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from decimal import Decimal
 from typing import TYPE_CHECKING, Literal, get_args
 
 from sqlmodel import col, select
@@ -32,10 +33,12 @@ from controlplane.schemas import (
     OrderOut,
     Page,
 )
+from controlplane.services import credentials
 from controlplane.services.agents import bot_out
 from controlplane.services.common import agent_for, bot_for
 from controlplane.services.errors import Invalid
 from controlplane.services.principal import Principal
+from controlplane.services.volume import volume_24h
 
 if TYPE_CHECKING:
     from controlplane.runtime import ControlPlane
@@ -57,25 +60,22 @@ async def list_bots(cp: ControlPlane, who: Principal) -> list[BotOut]:
                 .order_by(col(Bot.id))
             )
         ).all()
-        creds = set(
-            (
-                await s.exec(
-                    select(VenueCredential.bot_id).where(VenueCredential.tenant_id == who.tenant_id)
-                )
-            ).all()
-        )
-    return [bot_out(cp, b, agent_name, b.id in creds) for b, agent_name in rows]
+        creds = await credentials.venue_set_at(s, VenueCredential.tenant_id == who.tenant_id)
+        volume = await volume_24h(s, who.tenant_id)
+    return [
+        bot_out(cp, b, agent_name, creds.get(b.id or 0), volume.get(b.id or 0, Decimal(0)))
+        for b, agent_name in rows
+    ]
 
 
 async def get_bot(cp: ControlPlane, who: Principal, bot_id: int) -> BotDetail:
     async with cp.session() as s:
         bot = await bot_for(s, who, bot_id)
         agent = await s.get(Agent, bot.agent_id)
-        has_creds = (
-            await s.exec(select(VenueCredential.id).where(VenueCredential.bot_id == bot_id))
-        ).first() is not None
+        creds = await credentials.venue_set_at(s, VenueCredential.bot_id == bot_id)
+        volume = await volume_24h(s, who.tenant_id, bot_id)
     assert agent is not None
-    base = bot_out(cp, bot, agent.name, has_creds)
+    base = bot_out(cp, bot, agent.name, creds.get(bot_id), volume.get(bot_id, Decimal(0)))
     view = cp.live.bots.get(bot_id)
     live_agent = cp.live.agents.get(bot.agent_id)
     last_seen = agent.last_seen_at

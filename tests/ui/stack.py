@@ -96,8 +96,15 @@ async def _serve(port: int) -> None:
             console.attach(app, stack.cp)
             config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
             server = uvicorn.Server(config)
+            serving = asyncio.create_task(server.serve())
+            # READY only once uvicorn listens: the browser's first request must not race it.
+            while not server.started:
+                if serving.done():
+                    await serving  # failed to start (port taken?): raise its error
+                    return
+                await asyncio.sleep(0.05)
             print(f"READY http://127.0.0.1:{port} bot={stack.bot_id}", flush=True)
-            await server.serve()
+            await serving
 
 
 def main() -> None:

@@ -11,7 +11,7 @@ from nicegui.testing.user import User
 from controlplane.models import Role
 from controlplane.services import tenants
 from tests.ui.stack import PASSWORD, USERNAME, Stack
-from ui import session
+from ui import present, session
 from ui.session import LoginLimiter
 
 
@@ -99,8 +99,23 @@ async def test_bot_live_page_and_controls(user: User, stack: Stack) -> None:
     chart = element(user, "mid-chart")
     before = len(chart.options["series"][0]["data"])
     await wait_for(lambda: len(chart.options["series"][0]["data"]) > before + 1)
+    # market depth from the venue's real (simulated) book, own orders marked on it
     depth = element(user, "depth-chart")
-    assert depth.options["series"][2]["data"], "own orders are marked on the depth chart"
+    await user.should_not_see(marker="no-book")
+    bids, asks, own_bids, own_asks = depth.options["series"]
+    assert bids["data"] and asks["data"]
+    assert bids["data"][-1][0] < asks["data"][0][0], "best bid below best ask"
+    assert [p[1] for p in bids["data"]] == sorted((p[1] for p in bids["data"]), reverse=True)
+    assert [p[1] for p in asks["data"]] == sorted(p[1] for p in asks["data"])
+    assert len(bids["data"]) <= 20 and len(asks["data"]) <= 20  # the agent's top levels
+    assert own_bids["data"] and own_asks["data"], "own orders are marked on the depth chart"
+    assert element(user, "book-at").text.startswith("book as of ")
+    # pushed: the book moves with the status polls while the page is open
+    first = [list(p) for p in bids["data"] + asks["data"]]
+    await wait_for(
+        lambda: depth.options["series"][0]["data"] + depth.options["series"][1]["data"] != first,
+        timeout=30,
+    )
 
     # event log filters
     element(user, "event-kinds").value = ["state"]
@@ -118,6 +133,19 @@ async def test_bot_live_page_and_controls(user: User, stack: Stack) -> None:
     await user.should_see("Cancel all orders and stop quoting.")
     user.find(marker="confirm").click()
     await wait_for(lambda: "Stop: now" in element(user, "command-result").text)
+
+
+async def test_bot_live_page_without_a_live_book(user: User, stack: Stack) -> None:
+    """With no link to the agent there is no live book: the page says so in words instead
+    of drawing an empty (or an old) chart."""
+    await login(user)
+    await user.should_see("Bots", retries=100)
+    await stack.cp.links.remove(stack.agent_id)  # as after a restart, before it reconnects
+    await user.open(f"/bots/{stack.bot_id}")
+    await user.should_see("ushark-mm")
+    await user.should_see(present.OFFLINE_BOOK)
+    await user.should_not_see(marker="depth-chart")
+    assert element(user, "book-at").text == ""
 
 
 async def test_config_validation_preview_apply_rollback(user: User, stack: Stack) -> None:
@@ -173,6 +201,41 @@ async def test_credentials_are_write_only(user: User, stack: Stack) -> None:
         assert el.value in ("", None), "a stored value is never shown again"
     await user.open("/credentials")
     assert element(user, "cred-status-ushark-mm").text == "set"
+    # keys stored earlier show since when, never what
+    await user.should_see("Set on")
+    assert "key-123" not in str([el.value for el in user.find(ui.input).elements])
+    user.find(marker="cred-delete-ushark-mm").click()
+    await user.should_see("Delete the stored keys of ushark-mm?")
+    user.find(marker="confirm-delete").click()
+    await user.should_see("Deleted; the agent deleted its copy.")
+    assert element(user, "cred-status-ushark-mm").text == "not set"
+
+
+async def test_telegram_token_from_the_console(user: User, stack: Stack) -> None:
+    token = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw"
+    await login(user)
+    await user.should_see("Bots", retries=100)
+    await user.open("/credentials")
+    await user.should_see("Agent vps-1")
+    assert element(user, "tg-status-vps-1").text == "no token"
+    # a pasted token with a typo: the rule, not the value, and nothing stored
+    user.find(marker="tg-token-vps-1").type("123456789-AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw")
+    user.find(marker="tg-save-vps-1").click()
+    await user.should_see("token: Value error, must look like <bot id>:<secret>")
+    assert element(user, "tg-status-vps-1").text == "no token"
+    user.find(marker="tg-token-vps-1").type(token)
+    user.find(marker="tg-save-vps-1").click()
+    await user.should_see("the agent has it")
+    assert element(user, "tg-status-vps-1").text == "token set"
+    assert element(user, "tg-token-vps-1").value == ""
+    await user.open("/credentials")
+    assert element(user, "tg-status-vps-1").text == "token set"
+    assert element(user, "tg-note-vps-1").text.startswith("Set on ")
+    user.find(marker="tg-delete-vps-1").click()
+    await user.should_see("Delete the Telegram bot token of vps-1?")
+    user.find(marker="confirm-delete").click()
+    await user.should_see("Deleted; the agent deleted its copy.")
+    assert element(user, "tg-status-vps-1").text == "no token"
 
 
 async def test_register_agent_from_the_fleet(user: User, stack: Stack) -> None:
@@ -205,3 +268,83 @@ async def test_viewer_sees_but_cannot_steer(user: User, stack: Stack) -> None:
     user.find(marker="cmd-pause").click()
     await wait_for(lambda: "needs the operator role" in element(user, "command-result").text)
     assert element(user, "bot-state").text == "RUNNING"
+
+
+# --------------------------------------------------------------------------- provisioning
+# The fleet page's "Add agent (provision a VPS)" dialog; the run itself is
+# controlplane.services.provisioning (tests/controlplane/test_provisioning_service.py, and the
+# real apply in tests/test_provisioning_apply.py).
+
+
+async def test_provision_dialog_refuses_bad_input_and_runs_nothing(
+    user: User, stack: Stack
+) -> None:
+    from controlplane.services import provisioning
+
+    await login(user)
+    await user.should_see("Bots", retries=100)
+    user.find(marker="provision-open").click()
+    user.find(marker="prov-host").type("bad host")
+    user.find(marker="prov-user").clear().type("Root!")
+    user.find(marker="prov-ssh-key").type("/nonexistent/key")
+    element(user, "prov-agent-port").value = 0
+    user.find(marker="provision-start").click()
+    await wait_for(lambda: element(user, "prov-host").error is not None)
+    assert element(user, "prov-host").error == "Host 'bad host': expected an IP address or DNS name"
+    assert element(user, "prov-user").error == "SSH user 'Root!': not a valid user name"
+    assert element(user, "prov-ssh-key").error == "SSH key /nonexistent/key: not a readable file"
+    assert element(user, "prov-agent-port").error == "Agent port 0: a whole number from 1 to 65535"
+    assert element(user, "prov-ssh-port").error is None
+    assert "SSH user 'Root!'" in element(user, "provision-message").text
+    # nothing ran, nothing was made, nothing registered
+    assert not provisioning.busy()
+    assert not stack.cp.settings.effective_provision_dir.exists()
+    assert len(rows(user, "agents")) == 1
+
+
+async def test_provision_dialog_shows_a_run_task_by_task(
+    user: User, stack: Stack, tmp_path: Any
+) -> None:
+    """A real playbook run against a port where no SSH answers: the progress, the log line
+    coloured by status and the verdict; nothing is registered."""
+    from controlplane.services import provisioning
+
+    wheel = tmp_path / "mmbot-0.1.0-py3-none-any.whl"
+    wheel.write_bytes(b"not used: the host is unreachable")
+    key = tmp_path / "id"
+    key.write_text("unused\n")
+    key.chmod(0o600)
+    await login(user)
+    await user.should_see("Bots", retries=100)
+    user.find(marker="provision-open").click()
+    user.find(marker="prov-host").type("127.0.0.1")
+    element(user, "prov-ssh-port").value = 9  # discard: nothing listens there
+    user.find(marker="prov-ssh-key").type(str(key))
+    user.find(marker="prov-name").type("nowhere")
+    user.find(marker="prov-wheel").type(str(wheel))
+    user.find(marker="provision-start").click()
+    await wait_for(lambda: "Failed" in element(user, "provision-result").text, timeout=120)
+    result = element(user, "provision-result").text
+    log_text = [line.text for line in element(user, "provision-log").default_slot.children]
+    assert "unreachable=1" in result and "unreachable:" in result, (result, log_text)
+    assert "text-negative" in element(user, "provision-result").classes
+    log = element(user, "provision-log")
+    lines = [(line.text, line.classes) for line in log.default_slot.children]
+    assert lines[0][0].startswith("provisioning nowhere (root@127.0.0.1:9)")
+    assert any("unreachable" in text and "text-negative" in cls for text, cls in lines)
+    assert element(user, "provision-status").text.startswith("failed")
+    assert element(user, "provision-elapsed").text.startswith("elapsed ")
+    assert not provisioning.busy()
+    assert {a["name"] for a in rows(user, "agents")} == {"vps-1"}
+
+
+async def test_only_admins_see_the_provision_button(user: User, stack: Stack) -> None:
+    await tenants.create_user(stack.cp, stack.who.tenant_id, "operator", PASSWORD, Role.OPERATOR)
+    await user.open("/login")
+    user.find(marker="username").type("operator")
+    user.find(marker="password").type(PASSWORD)
+    user.find(marker="sign-in").click()
+    await user.should_see("Bots", retries=100)
+    await user.should_not_see("Add agent (provision a VPS)")
+    await user.should_not_see(marker="provision-open")
+    await user.should_not_see(marker="prov-host")
