@@ -209,11 +209,31 @@ def test_console_end_to_end(browser: Any, server: tuple[str, int]) -> None:
     time.sleep(1.0)
     shot(d, "08-resumed-with-fills")
 
+    # credentials: the Telegram token is taken, never shown again, and the page says since when
+    d.get(f"{base}/credentials")
+    wait(d, lambda d: "no token" in text_of(d, "tg-status-vps-1"))
+    el(d, "tg-token-vps-1", "input").send_keys("123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw")
+    el(d, "tg-save-vps-1").click()
+    wait(d, lambda d: "token set" in text_of(d, "tg-status-vps-1"))
+    wait(d, lambda d: "the agent has it" in text_of(d, "tg-vps-1"))
+    assert el(d, "tg-token-vps-1", "input").get_attribute("value") == ""
+    assert "AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw" not in d.page_source
+    shot(d, "09-credentials")
+
+    # the provisioning dialog refuses a bad host before anything runs
+    d.get(f"{base}/")
+    wait(d, lambda d: "ushark-mm" in text_of(d, "bots"))
+    el(d, "provision-open").click()
+    wait(d, lambda d: el(d, "prov-host", "input")).send_keys("bad host")
+    el(d, "provision-start").click()
+    wait(d, lambda d: "expected an IP address or DNS name" in text_of(d, "provision-message"))
+    shot(d, "10-provision-dialog")
+
     d.set_window_size(390, 844)  # a phone
     d.get(f"{base}/")
     wait(d, lambda d: "ushark-mm" in text_of(d, "bots"))
-    shot(d, "09-phone-fleet")
+    shot(d, "11-phone-fleet")
     d.get(f"{base}/bots/{bot_id}")
     wait(d, lambda d: text_of(d, "bot-state") == "RUNNING")
     time.sleep(1.0)
-    shot(d, "10-phone-bot")
+    shot(d, "12-phone-bot")

@@ -95,6 +95,7 @@ def telegram_card(who: Principal, agent: AgentOut) -> None:
             .props("dense autocomplete=off")
             .classes("w-full")
             .mark(f"tg-token-{agent.name}")
+            .props(f'data-testid="tg-token-{agent.name}"')
         )
 
         async def save() -> None:

@@ -132,7 +132,7 @@ def register() -> None:
                                 "Add agent (provision a VPS)",
                                 icon="cloud_upload",
                                 on_click=lambda: open_provision(),
-                            ).mark("provision-open")
+                            ).mark("provision-open").props('data-testid="provision-open"')
                 agent_table = ui.table(
                     columns=AGENT_COLUMNS, rows=await agent_rows(who), row_key="id"
                 )
@@ -239,7 +239,7 @@ def provision_dialog(
             fields: dict[str, Any] = {}
             with ui.row().classes("w-full no-wrap gap-2"):
                 fields["host"] = ui.input("Host", placeholder="203.0.113.10 or vps.example.com")
-                fields["host"].classes("grow").mark("prov-host")
+                fields["host"].classes("grow").mark("prov-host").props('data-testid="prov-host"')
                 fields["ssh_port"] = ui.number("SSH port", value=22, min=1, max=65535, format="%d")
                 fields["ssh_port"].classes("w-28").mark("prov-ssh-port")
             with ui.row().classes("w-full no-wrap gap-2"):
@@ -275,7 +275,12 @@ def provision_dialog(
                     "Extra vars", placeholder="one KEY=VALUE (YAML value) or @FILE per line"
                 ).classes("w-full")
                 fields["extra_vars"].mark("prov-extra-vars")
-        message = ui.label("").classes("text-negative text-sm").mark("provision-message")
+        message = (
+            ui.label("")
+            .classes("text-negative text-sm")
+            .mark("provision-message")
+            .props('data-testid="provision-message"')
+        )
 
         with ui.column().classes("w-full gap-1") as panel:
             status = ui.label("").classes("text-sm").mark("provision-status")
@@ -286,7 +291,11 @@ def provision_dialog(
         panel.set_visibility(False)
 
         with ui.row():
-            start_button = ui.button("Provision").mark("provision-start")
+            start_button = (
+                ui.button("Provision")
+                .mark("provision-start")
+                .props('data-testid="provision-start"')
+            )
             ui.button("Close", on_click=dialog.close).props("flat")
 
     def tick() -> None:
