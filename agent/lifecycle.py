@@ -28,6 +28,21 @@ TRANSITIONS: dict[BotState, frozenset[BotState]] = {
 }
 
 
+def allowed_commands(state: BotState) -> frozenset[str]:
+    """The lifecycle commands the bot accepts in `state`, from the table above (what a console
+    offers; the bot still checks each command itself). cancel-all and kill are always allowed."""
+    out = {"cancel-all", "kill"}
+    if state in (B.INIT, B.STOPPED):
+        out.add("start")
+    if B.PAUSED in TRANSITIONS[state]:
+        out.add("pause")
+    if B.RUNNING in TRANSITIONS[state]:
+        out.add("resume")
+    if B.STOPPED in TRANSITIONS[state]:
+        out.add("stop")
+    return frozenset(out)
+
+
 class InvalidCommand(Exception):
     """A lifecycle command that is not allowed in the current state."""
 

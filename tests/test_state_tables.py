@@ -58,3 +58,19 @@ def test_lifecycle_table_matches_the_spec() -> None:
 def test_resume_while_stopped_is_refused_with_reason() -> None:
     with pytest.raises(InvalidCommand, match="cannot resume while STOPPED"):
         lifecycle.check(BotState.STOPPED, BotState.RUNNING, "resume")
+
+
+def test_allowed_commands_follow_the_lifecycle_table() -> None:
+    allowed = lifecycle.allowed_commands
+    assert allowed(BotState.RUNNING) == {"pause", "stop", "cancel-all", "kill"}
+    assert allowed(BotState.PAUSED) == {"resume", "stop", "cancel-all", "kill"}
+    assert allowed(BotState.STOPPED) == {"start", "cancel-all", "kill"}
+    assert allowed(BotState.ERROR) == {"stop", "cancel-all", "kill"}
+    # every command offered is one the table accepts: none would be refused for the state
+    for state in BotState:
+        for cmd, dst in (("pause", BotState.PAUSED), ("stop", BotState.STOPPED)):
+            if cmd in allowed(state):
+                lifecycle.check(state, dst, cmd)
+            else:
+                with pytest.raises(InvalidCommand):
+                    lifecycle.check(state, dst, cmd)

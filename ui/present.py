@@ -8,6 +8,8 @@ import time
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from agent import lifecycle
+
 SEVERITIES = ("debug", "info", "warning", "error", "critical")
 RUNNING_STATES = {"RUNNING", "QUOTING"}
 BAD_STATES = {"STOPPED", "KILLED", "HALTED", "ERROR", "FAILED"}
@@ -398,3 +400,15 @@ def preview_chart(preview: dict[str, Any] | None) -> dict[str, Any]:
         "yAxis": {"type": "value", "name": "amount"},
         "series": series,
     }
+
+
+def allowed_commands(state: str, online: bool) -> frozenset[str]:
+    """The controls to offer: none while the agent is offline (every command would fail),
+    else what the bot's lifecycle table accepts in its state; all of them when the state is
+    not one the table knows (the agent decides and says why it refuses)."""
+    if not online:
+        return frozenset()
+    try:
+        return lifecycle.allowed_commands(lifecycle.BotState(state))
+    except ValueError:
+        return frozenset({"start", "pause", "resume", "stop", "cancel-all", "kill"})

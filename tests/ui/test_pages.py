@@ -121,11 +121,13 @@ async def test_bot_live_page_and_controls(user: User, stack: Stack) -> None:
     element(user, "event-kinds").value = ["state"]
     await wait_for(lambda: all(r["kind"] == "state" for r in rows(user, "events")))
 
-    user.find(marker="cmd-resume").click()  # refused: it is running
-    await wait_for(lambda: "refused" in element(user, "command-result").text)
+    # only what the bot's state allows is offered: no resume while it runs
+    assert not element(user, "cmd-resume").enabled and not element(user, "cmd-start").enabled
+    assert element(user, "cmd-pause").enabled and element(user, "cmd-kill").enabled
     user.find(marker="cmd-pause").click()
     await wait_for(lambda: "now PAUSED" in element(user, "command-result").text)
     await wait_for(lambda: element(user, "bot-state").text == "PAUSED")
+    assert element(user, "cmd-resume").enabled and not element(user, "cmd-pause").enabled
     user.find(marker="cmd-resume").click()
     await wait_for(lambda: "now RUNNING" in element(user, "command-result").text)
 

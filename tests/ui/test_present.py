@@ -169,3 +169,10 @@ def test_login_limiter() -> None:
     assert lim.retry_after(keys, now=11) == 0
     lim.succeeded(keys)
     assert lim.retry_after(keys, now=2) == 0
+
+
+def test_allowed_commands_offer_nothing_offline_and_follow_the_state() -> None:
+    assert present.allowed_commands("RUNNING", online=False) == frozenset()
+    assert "resume" not in present.allowed_commands("RUNNING", online=True)
+    assert "resume" in present.allowed_commands("PAUSED", online=True)
+    assert len(present.allowed_commands("SOMETHING_NEW", online=True)) == 6

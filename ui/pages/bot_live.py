@@ -175,16 +175,22 @@ def build_live(view: LiveBot) -> Any:
                 )
                 reason = ui.label("").classes("text-grey-8")
                 online = ui.badge("")
+            buttons: dict[str, ui.button] = {}
             with ui.row().classes("gap-2 flex-wrap"):
                 for cmd, label, icon, destructive, explain in CONTROLS:
-                    ui.button(
-                        label,
-                        icon=icon,
-                        color="negative" if destructive else "primary",
-                        on_click=lambda c=cmd, lab=label, dz=destructive, ex=explain: control(
-                            c, lab, dz, ex
-                        ),
-                    ).props("no-caps").mark(f"cmd-{cmd}").props(f'data-testid="cmd-{cmd}"')
+                    buttons[cmd] = (
+                        ui.button(
+                            label,
+                            icon=icon,
+                            color="negative" if destructive else "primary",
+                            on_click=lambda c=cmd, lab=label, dz=destructive, ex=explain: control(
+                                c, lab, dz, ex
+                            ),
+                        )
+                        .props("no-caps")
+                        .mark(f"cmd-{cmd}")
+                        .props(f'data-testid="cmd-{cmd}"')
+                    )
             result = (
                 ui.label("")
                 .classes("text-sm")
@@ -344,6 +350,9 @@ def build_live(view: LiveBot) -> Any:
         reason.text = str(live.get("state_reason") or "")
         online.text = "agent online" if d.online else "agent offline"
         online.props(f"color={'positive' if d.online else 'negative'}")
+        allowed = present.allowed_commands(state, d.online)
+        for cmd, button in buttons.items():
+            button.set_enabled(cmd in allowed)
         for key, lab in figures.items():
             lab.text = present.fmt(st.get(key), 8 if key in ("mid", "spread") else 4)
         mid_chart.options.update(present.mid_chart(view.points))
