@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from decimal import Decimal
-from typing import TYPE_CHECKING, Literal, get_args
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
 from sqlmodel import col, select
 
@@ -68,6 +68,19 @@ async def list_bots(cp: ControlPlane, who: Principal) -> list[BotOut]:
     ]
 
 
+async def list_bots_live(
+    cp: ControlPlane, who: Principal
+) -> list[tuple[BotOut, dict[str, Any] | None]]:
+    """The caller's bots, each with its live snapshot (None until its agent was reached): the
+    fleet overview in one query instead of one `get_bot` per bot."""
+    return [(b, _live(cp, b.id)) for b in await list_bots(cp, who)]
+
+
+def _live(cp: ControlPlane, bot_id: int) -> dict[str, Any] | None:
+    view = cp.live.bots.get(bot_id)
+    return view.snapshot() if view is not None and view.updated_at is not None else None
+
+
 async def get_bot(cp: ControlPlane, who: Principal, bot_id: int) -> BotDetail:
     async with cp.session() as s:
         bot = await bot_for(s, who, bot_id)
@@ -76,7 +89,6 @@ async def get_bot(cp: ControlPlane, who: Principal, bot_id: int) -> BotDetail:
         volume = await volume_24h(s, who.tenant_id, bot_id)
     assert agent is not None
     base = bot_out(cp, bot, agent.name, creds.get(bot_id), volume.get(bot_id, Decimal(0)))
-    view = cp.live.bots.get(bot_id)
     live_agent = cp.live.agents.get(bot.agent_id)
     last_seen = agent.last_seen_at
     if live_agent is not None and live_agent.last_seen is not None:
@@ -84,7 +96,7 @@ async def get_bot(cp: ControlPlane, who: Principal, bot_id: int) -> BotDetail:
     return BotDetail(
         **base.model_dump(),
         last_seen_at=last_seen,
-        live=view.snapshot() if view is not None and view.updated_at is not None else None,
+        live=_live(cp, bot_id),
     )
 
 

@@ -62,9 +62,8 @@ async def agent_rows(who: Principal) -> list[dict[str, Any]]:
 async def bot_rows(who: Principal) -> list[dict[str, Any]]:
     cp = session.control_plane()
     rows = []
-    for b in await bots.list_bots(cp, who):
-        detail = await bots.get_bot(cp, who, b.id)
-        live = detail.live or {}
+    for b, snapshot in await bots.list_bots_live(cp, who):
+        live = snapshot or {}
         status = live.get("status") or {}
         risk = (live.get("risk") or {}).get("status")
         rows.append(
