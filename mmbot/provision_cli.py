@@ -45,6 +45,7 @@ import typer
 REPO_ROOT = Path(__file__).resolve().parent.parent
 PROVISIONING_ENV = "MMBOT_PROVISIONING_DIR"
 PKI_ENV = "MMBOT_PROVISION_DIR"
+AGENT_WHEEL_ENV = "MMBOT_AGENT_WHEEL"  # the wheel to install when --wheel is not given
 DEFAULT_AGENT_PORT = 50051
 # Fixed zip timestamps: the same sources make the same wheel, byte for byte.
 SOURCE_DATE_EPOCH = "315532800"
@@ -249,6 +250,20 @@ def _packages(source: Path) -> list[str]:
         and (d / "__init__.py").is_file()
         and any(fnmatch.fnmatch(d.name, p) for p in patterns)
     )
+
+
+def packaged_wheel() -> Path | None:
+    """The agent wheel an installed control plane ships (the Docker image does), named by
+    MMBOT_AGENT_WHEEL: a .whl file, or a directory holding exactly one mmbot-*.whl. None
+    when unset; a setting that names no such wheel is a UsageError."""
+    env = os.environ.get(AGENT_WHEEL_ENV, "")
+    if not env:
+        return None
+    path = Path(env).expanduser()
+    found = sorted(path.glob("mmbot-*.whl")) if path.is_dir() else [path]
+    if len(found) != 1 or not found[0].is_file() or found[0].suffix != ".whl":
+        raise UsageError(f"{AGENT_WHEEL_ENV}={env}: expected one mmbot-*.whl file")
+    return found[0]
 
 
 def build_wheel(out_dir: Path, source: Path = REPO_ROOT) -> Path:
@@ -942,7 +957,7 @@ def provision_agent(
     adir = pki / "agents" / agent_name
     adir.mkdir(parents=True, exist_ok=True, mode=0o700)
     if wheel is None:
-        wheel = build_wheel(adir / "dist")
+        wheel = packaged_wheel() or build_wheel(adir / "dist")
     wheelhouse_tar = pack_wheelhouse(wheelhouse.resolve(), adir) if wheelhouse else None
     variables: dict[str, Any] = {
         "mmbot_agent_wheel": str(wheel.resolve()),

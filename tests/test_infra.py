@@ -205,3 +205,31 @@ def test_backup_script_is_valid_shell() -> None:
         [sh, "-n", str(INFRA / "postgres" / "backup.sh")], capture_output=True, text=True
     )
     assert proc.returncode == 0, proc.stderr
+
+
+def test_controlplane_image_has_every_package_and_what_provisioning_needs() -> None:
+    """The image is built from what the Dockerfile copies: a package left out is an import
+    error at start (the console, `ui`, once was). Checked against pyproject's package list."""
+    import fnmatch
+    import tomllib
+
+    conf = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    include = conf["tool"]["setuptools"]["packages"]["find"]["include"]
+    packages = sorted(
+        d.name
+        for d in ROOT.iterdir()
+        if (d / "__init__.py").is_file() and any(fnmatch.fnmatch(d.name, p) for p in include)
+    )
+    assert {"agent", "controlplane", "mmbot", "ui"} <= set(packages)
+    text = (INFRA / "docker" / "controlplane.Dockerfile").read_text()
+    ignore = (INFRA / "docker" / "controlplane.Dockerfile.dockerignore").read_text().splitlines()
+    for pkg in packages:
+        assert re.search(rf"^COPY {pkg} \./{pkg}$", text, re.M), f"{pkg} is not copied"
+        assert f"!{pkg}/" in ignore, f"{pkg} is not sent to the builder"
+    # the console's "Add agent (provision a VPS)": the playbook, Ansible, ssh and a wheel
+    assert "!provisioning/" in ignore and "provisioning/testing/" in ignore
+    copied = re.search(r"^COPY provisioning (\S+)$", text, re.M)
+    assert copied and f"MMBOT_PROVISIONING_DIR={copied.group(1)}" in text
+    assert "mmbot[provision]" in text and "openssh-client" in text
+    wheel_dir = re.search(r"MMBOT_AGENT_WHEEL=(\S+)", text)
+    assert wheel_dir and f"cp /wheels/mmbot-*.whl {wheel_dir.group(1)}/" in text

@@ -351,3 +351,22 @@ def test_every_role_variable_is_documented() -> None:
         if v.startswith(("mmbot_agent_", "mmbot_host_", "mmbot_firewall_")) and v not in defaults
     }
     assert not stale, f"documented variables that do not exist: {sorted(stale)}"
+
+
+def test_packaged_wheel_from_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An installed control plane (the Docker image) has no source tree to build the agent
+    wheel from: MMBOT_AGENT_WHEEL names the one it ships, as a file or a directory."""
+    monkeypatch.delenv(pc.AGENT_WHEEL_ENV, raising=False)
+    assert pc.packaged_wheel() is None
+    wheel = tmp_path / "mmbot-0.1.0-py3-none-any.whl"
+    wheel.write_bytes(b"PK")
+    for value in (str(wheel), str(tmp_path)):
+        monkeypatch.setenv(pc.AGENT_WHEEL_ENV, value)
+        assert pc.packaged_wheel() == wheel
+    (tmp_path / "mmbot-0.2.0-py3-none-any.whl").write_bytes(b"PK")
+    for bad in (str(tmp_path), str(tmp_path / "nope.whl"), str(tmp_path / "empty")):
+        monkeypatch.setenv(pc.AGENT_WHEEL_ENV, bad)
+        with pytest.raises(pc.UsageError, match="expected one mmbot-"):
+            pc.packaged_wheel()

@@ -241,14 +241,16 @@ def check_request(req: ProvisionRequest) -> CheckedRequest:
     check("allow_from", pc.check_cidrs, [req.allow_from.replace(" ", ",")], LABELS["allow_from"])
     wheel = _path(req.wheel)
     check("wheel", pc.check_wheel, wheel, LABELS["wheel"])
-    if wheel is None and not (pc.REPO_ROOT / "pyproject.toml").is_file():
-        errors.append(
-            FieldError(
-                ("wheel",),
-                "this control plane runs from an installed package, not a source tree: "
-                "give an mmbot wheel to install",
+    if wheel is None:
+        check("wheel", pc.packaged_wheel)
+        if values.get("wheel") is None and not (pc.REPO_ROOT / "pyproject.toml").is_file():
+            errors.append(
+                FieldError(
+                    ("wheel",),
+                    "this control plane runs from an installed package, not a source tree: "
+                    f"give an mmbot wheel to install (or set {pc.AGENT_WHEEL_ENV})",
+                )
             )
-        )
     check("wheelhouse", pc.check_wheelhouse, _path(req.wheelhouse), LABELS["wheelhouse"])
     extra = [line.strip() for line in req.extra_vars.splitlines() if line.strip()]
     check("extra_vars", pc.parse_extra_vars, extra, LABELS["extra_vars"])

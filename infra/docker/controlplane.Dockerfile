@@ -12,8 +12,10 @@ COPY pyproject.toml README.md ./
 COPY mmbot ./mmbot
 COPY agent ./agent
 COPY controlplane ./controlplane
-# Every dependency as a wheel, so the final image needs no compiler and no index.
-RUN pip wheel --wheel-dir /wheels .
+COPY ui ./ui
+# Every dependency as a wheel (Ansible included: the console provisions VPSs), so the final
+# image needs no compiler and no index.
+RUN pip wheel --wheel-dir /wheels '.[provision]'
 
 FROM ${PYTHON_IMAGE}
 ENV PYTHONUNBUFFERED=1 \
@@ -24,8 +26,18 @@ RUN groupadd --system --gid 10001 mmbot \
  && useradd --system --uid 10001 --gid mmbot --home-dir /var/lib/mmbot --no-create-home \
       --shell /usr/sbin/nologin mmbot \
  && install -d -o mmbot -g mmbot -m 0700 /var/lib/mmbot /var/lib/mmbot/controlplane
+# ssh: Ansible reaches the VPS it provisions over SSH.
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends openssh-client \
+ && rm -rf /var/lib/apt/lists/*
+# The mmbot wheel is also kept as the one the console installs on new agents.
 RUN --mount=type=bind,from=build,source=/wheels,target=/wheels \
-    pip install --no-cache-dir --no-index --find-links /wheels mmbot
+    pip install --no-cache-dir --no-index --find-links /wheels 'mmbot[provision]' \
+ && install -d -m 0755 /opt/mmbot/agent-wheel \
+ && cp /wheels/mmbot-*.whl /opt/mmbot/agent-wheel/
+COPY provisioning /opt/mmbot/provisioning
+ENV MMBOT_PROVISIONING_DIR=/opt/mmbot/provisioning \
+    MMBOT_AGENT_WHEEL=/opt/mmbot/agent-wheel
 USER mmbot:mmbot
 WORKDIR /var/lib/mmbot
 VOLUME ["/var/lib/mmbot/controlplane"]
