@@ -219,21 +219,19 @@ class AgentLink:
                     if agent is not None:
                         await self._mirror(conn, agent, info)
             for name, bot in list(self.bots.items()):
+                view = self.cp.live.bots.get(bot.id) if bot.id is not None else None
+                asked_at = view.state_seq if view is not None else None
                 try:
                     status = await conn.status(name)
                 except AgentError as exc:
                     if exc.code is AgentErrorCode.NOT_FOUND:
                         continue
                     raise
-                if bot.id is not None:
-                    view = self.cp.live.bots.get(bot.id)
-                    if view is not None:
-                        view.refresh_status(status)
-                        topics = topics_for(self.tenant_id, self.agent_id, bot.id)
-                        if self.cp.pubsub.has_subscribers(topics):
-                            self.cp.pubsub.publish(
-                                "bot", {"bot_id": bot.id, **view.snapshot()}, topics
-                            )
+                if view is not None and bot.id is not None:
+                    view.refresh_status(status, asked_at_seq=asked_at)
+                    topics = topics_for(self.tenant_id, self.agent_id, bot.id)
+                    if self.cp.pubsub.has_subscribers(topics):
+                        self.cp.pubsub.publish("bot", {"bot_id": bot.id, **view.snapshot()}, topics)
             self.view.last_seen = time.time()  # persisted in bulk by the LinkManager
 
     # ------------------------------------------------------------------ changes made on the agent

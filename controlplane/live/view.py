@@ -87,6 +87,7 @@ class BotLive:
     )
     last_seq: int = 0
     updated_at: float | None = None
+    state_seq: int = 0  # seq of the last event that set the lifecycle state
     # state-moving events applied since begin_seed(), None when no seed is in flight
     _seeding: deque[LiveEvent] | None = field(default=None, init=False, repr=False)
 
@@ -120,10 +121,16 @@ class BotLive:
         self.recent_fills = deque(fills[:RECENT_FILLS], maxlen=RECENT_FILLS)
         self.recent_events = deque(events[:RECENT_EVENTS], maxlen=RECENT_EVENTS)
 
-    def refresh_status(self, status: dict[str, Any]) -> None:
+    def refresh_status(self, status: dict[str, Any], *, asked_at_seq: int | None = None) -> None:
+        """Take a polled status document. `asked_at_seq` is `state_seq` when the poll was
+        sent: a lifecycle event applied since is newer than the document's state, which then
+        does not put the older state back (the next poll would, 5 s later)."""
         self.status = dict(status)
-        self.state = str(status.get("state", self.state))
-        self.state_reason = str(status.get("state_reason", self.state_reason))
+        if asked_at_seq is not None and self.state_seq > asked_at_seq:
+            self.status["state"], self.status["state_reason"] = self.state, self.state_reason
+        else:
+            self.state = str(status.get("state", self.state))
+            self.state_reason = str(status.get("state_reason", self.state_reason))
         self.updated_at = time.time()
 
     def apply(self, ev: LiveEvent) -> None:
@@ -157,6 +164,7 @@ class BotLive:
         order over a snapshot that already holds some of them lands on the same picture."""
         d = ev.data
         if ev.kind == "state":
+            self.state_seq = ev.seq
             self.state = str(d.get("to", self.state))
             self.state_reason = str(d.get("reason", ""))
             self.status["state"] = self.state
@@ -166,6 +174,7 @@ class BotLive:
                 if k in d:
                     self.status[k] = d[k]
             if "state" in d:
+                self.state_seq = ev.seq
                 self.state = str(d["state"])
         elif ev.kind == "order":
             coid = str(d.get("client_order_id", ""))

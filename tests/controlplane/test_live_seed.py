@@ -129,3 +129,16 @@ async def test_reseed_during_a_config_apply_keeps_the_newer_order_states(
         # what the status poll does when the agent's list of bots changed
         await link._mirror(conn, row, await conn.info())
         assert seen["seeded"] == seen["newer"], "the seed put an older order status back"
+
+
+def test_a_poll_answered_before_a_state_event_does_not_put_the_old_state_back() -> None:
+    view = BotLive(bot_id=1, agent_id=1, tenant_id=1, name="b")
+    view.seed({"state": "RUNNING"}, [], as_of_seq=3)
+    asked_at = view.state_seq  # the link sends GetStatus; the agent answers RUNNING ...
+    view.apply(LiveEvent(1, 4, 4.0, "state", "b", "info", {"to": "PAUSED", "reason": "op"}, 1))
+    view.refresh_status({"state": "RUNNING", "mid": "1.5"}, asked_at_seq=asked_at)
+    assert view.state == "PAUSED" and view.status["state"] == "PAUSED"
+    assert view.status["mid"] == "1.5"  # the rest of the document is taken
+    # a poll sent after the event takes the agent's state as usual
+    view.refresh_status({"state": "STOPPED"}, asked_at_seq=view.state_seq)
+    assert view.state == "STOPPED"
