@@ -138,6 +138,28 @@ async def test_every_agent_call(quiet_emu: ExchangeEmulator) -> None:
         await v.close()
 
 
+async def test_open_orders_beyond_gates_first_page(quiet_emu: ExchangeEmulator) -> None:
+    """Gate's open_orders lists at most 100 orders of a pair: a ladder of 2x100 (the config's
+    maximum) must still be seen whole, or reconciliation leaves orders nobody cancels."""
+    v = make_venue(quiet_emu)
+    await v.start()
+    try:
+        cids = [f"mmpage-{n:03d}" for n in range(130)]
+        for start in range(0, len(cids), 10):  # batches of 10 (Gate's batch limit)
+            batch = [
+                req(cid, Side.BUY, f"0.00{1500 + n:04d}", "2000")
+                for n, cid in enumerate(cids[start : start + 10], start)
+            ]
+            assert all(r.order is not None for r in await v.create_orders(batch))
+        opened = await v.fetch_open_orders(SYM)
+        assert len(opened) == 130 and {o.client_order_id for o in opened} == set(cids)
+        assert sum(o.amount for o in opened) == Decimal(260_000)
+        await v.cancel_all(SYM)
+        assert await v.fetch_open_orders(SYM) == []
+    finally:
+        await v.close()
+
+
 async def test_amend_and_stp_through_raw_ccxt(quiet_emu: ExchangeEmulator) -> None:
     ex = gate_client(quiet_emu)
     try:

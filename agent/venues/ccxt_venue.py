@@ -905,7 +905,38 @@ class CcxtVenue(Venue):
         raw = await self._call(
             "fetch_open_orders", CallClass.QUERY, symbol, self.ex.fetch_open_orders, symbol
         )
+        if self.exchange_id == gate.EXCHANGE_ID and len(raw) >= gate.OPEN_ORDERS_PAGE:
+            # A full page: Gate's open_orders stops at 100 orders of a pair, and an order
+            # the reconciliation does not see is an order nobody cancels.
+            raw = await self._gate_all_open_orders(symbol)
         return [self._order(o, symbol) for o in raw]
+
+    async def _gate_all_open_orders(self, symbol: str) -> list[dict[str, Any]]:
+        """Every open order of `symbol`, paged through GET /spot/orders?status=open. Orders
+        placed or closed while paging can shift between pages: a repeat is dropped by id
+        (one that shifted onto an earlier page is found by the next reconciliation)."""
+        ex = self.ex
+        market = ex.market(symbol)
+        seen: dict[str, dict[str, Any]] = {}
+        for page in range(1, gate.OPEN_ORDERS_MAX_PAGES + 1):
+            rows = await self._call(
+                "fetch_open_orders",
+                CallClass.QUERY,
+                symbol,
+                ex.privateSpotGetOrders,
+                {
+                    "currency_pair": market["id"],
+                    "status": "open",
+                    "account": "spot",
+                    "page": page,
+                    "limit": gate.OPEN_ORDERS_PAGE,
+                },
+            )
+            for o in ex.parse_orders(rows, market):
+                seen.setdefault(str(o.get("id")), o)
+            if len(rows) < gate.OPEN_ORDERS_PAGE:
+                break
+        return list(seen.values())
 
     async def fetch_order(self, symbol: str, client_order_id: str) -> VenueOrder | None:
         """By client id while open; by remembered venue id; else in recent closed orders.

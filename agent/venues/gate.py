@@ -34,6 +34,11 @@ BUDGET_ORDERS_PER_SECOND: Final = 8.0
 BUDGET_CANCELS_PER_SECOND: Final = 160.0
 BUDGET_QUERIES_PER_SECOND: Final = 15.0
 
+# GET /spot/open_orders lists at most this many open orders of a pair; more are paged through
+# GET /spot/orders?status=open (whose `limit` is at most 100 for open orders).
+OPEN_ORDERS_PAGE: Final = 100
+OPEN_ORDERS_MAX_PAGES: Final = 50
+
 MAX_BATCH_CREATE: Final = 10  # ccxt raises above 10; Gate allows 10 per pair
 MAX_BATCH_CANCEL: Final = 20
 
