@@ -24,8 +24,8 @@ from agent.journal import Journal
 from agent.ledger import Ledger
 from agent.lifecycle import BotState, InvalidCommand, check
 from agent.model import ZERO, Fill, MarketRules, OrderBook, OrderRequest, Side, TimeInForce
-from agent.order_manager import OrderManager, Plan, Want
-from agent.orders import OrderState, TrackedOrder
+from agent.order_manager import OrderManager, Plan, PreTrade, Want
+from agent.orders import TERMINAL, OrderState, TrackedOrder
 from agent.pricing import ExternalFeed, PriceBoard, own_levels
 from agent.risk import Breach, PreTradeContext, RiskEngine
 from agent.strategy.grid import GridInputs, Ladder, compute_ladder, funding_warnings
@@ -129,8 +129,6 @@ class Bot:
         self._last_flatten_try = 0.0
         self._planned_version = -1
         self._halted = False
-        self._pre_trade_ctx: PreTradeContext | None = None
-        self._pre_trade_book: OrderBook | None = None
         self._fills_checked_at = clock.now()
         self.on_state: Callable[[BotState, BotState, str], None] | None = None
         self.journal: Journal | None = None
@@ -604,14 +602,14 @@ class Bot:
         self.ladder = ladder
         tif = TimeInForce.POST_ONLY if mm.post_only else TimeInForce.GTC
         tick = rules.tick_size
-        wants = [
-            Want(Side.BUY, q.price - bump[Side.BUY] * tick, q.amount, tif)
-            for q in ladder.bids
-            if q.price - bump[Side.BUY] * tick > 0
-        ]
-        wants.extend(
-            Want(Side.SELL, q.price + bump[Side.SELL] * tick, q.amount, tif) for q in ladder.asks
-        )
+        buy_off = bump[Side.BUY] * tick  # the same Decimal operations as per level, done once
+        sell_off = bump[Side.SELL] * tick
+        wants = []
+        for q in ladder.bids:
+            price = q.price - buy_off
+            if price > 0:
+                wants.append(Want(Side.BUY, price, q.amount, tif))
+        wants.extend(Want(Side.SELL, q.price + sell_off, q.amount, tif) for q in ladder.asks)
         bump[Side.BUY] = bump[Side.SELL] = 0
         plan = om.plan(wants, mm.refresh_tolerance_pct, mm.refresh_size_tolerance_pct)
         self._planned_version = om.version
@@ -654,34 +652,37 @@ class Bot:
                 self._last_status_event = now
                 self.bus.emit(EventKind.STATUS, self.name, Severity.DEBUG, **self.status_fields())
 
-    def _pre_trade(
-        self, req: OrderRequest, open_orders: int, quote_locked: Decimal
-    ) -> tuple[OrderRequest | None, str]:
+    def _pre_trade(self) -> PreTrade | None:
+        """The pre-trade check for the orders of one decision (the order manager's hook).
+
+        The context (time, market view, risk reference, quote held) is built once per decision;
+        every order is still checked against every rule, with the open-order count and the
+        quote locked by the orders admitted before it."""
         risk = self.risk
         if risk is None:
-            return req, ""
-        ctx = self._pre_trade_ctx
+            return None
         book = self.book
         now = self.clock.now()
-        if ctx is None or ctx.now != now or self._pre_trade_book is not book:
-            # one context per decision: the market view is the same for all its orders
-            self._pre_trade_book = book
-            ref = self.prices.risk_reference(now)
-            ctx = self._pre_trade_ctx = PreTradeContext(
-                now=now,
-                open_orders=open_orders,
-                quote_total=self.ledger.quote,
-                quote_locked=quote_locked,
-                reference=ref.price if ref is not None else None,
-                best_bid=book.best_bid if book is not None else None,
-                best_ask=book.best_ask if book is not None else None,
-            )
-        else:
+        ref = self.prices.risk_reference(now)
+        ctx = PreTradeContext(
+            now=now,
+            open_orders=0,
+            quote_total=self.ledger.quote,
+            quote_locked=ZERO,
+            reference=ref.price if ref is not None else None,
+            best_bid=book.best_bid if book is not None else None,
+            best_ask=book.best_ask if book is not None else None,
+        )
+        check_order = risk.check_order
+
+        def check(
+            req: OrderRequest, open_orders: int, quote_locked: Decimal
+        ) -> tuple[OrderRequest | None, str]:
             ctx.open_orders = open_orders
-            ctx.quote_total = self.ledger.quote
             ctx.quote_locked = quote_locked
-        decision = risk.pre_trade(req, ctx)
-        return decision.apply(req), decision.reason
+            return check_order(req, ctx)
+
+        return check
 
     # ---------------------------------------------------------------- risk
     async def _check_risk(self) -> None:
@@ -748,9 +749,10 @@ class Bot:
         )
 
     def _on_order_change(self, o: TrackedOrder) -> None:
-        if o.terminal or (o.history and o.history[-1][1] is OrderState.PENDING_NEW):
+        terminal = o.state in TERMINAL  # o.terminal: called for every order of a decision
+        if terminal or (o.history and o.history[-1][1] is OrderState.PENDING_NEW):
             self._mark_uptime()  # only entering or leaving the book changes "quoted"
-        if o.terminal and self.state is B.RUNNING:
+        if terminal and self.state is B.RUNNING:
             self.requote()  # a filled/cancelled level is replaced right away
 
     def _on_api_error(self, code: str) -> None:

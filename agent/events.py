@@ -59,6 +59,18 @@ class Event:
         return json.dumps(self.to_dict(), default=json_default, separators=(",", ":"))
 
 
+# Hot path (as for the grid's Quote): a frozen dataclass's generated __init__ sets each field
+# through object.__setattr__ by name (about 0.8 us for six fields); the slot descriptors set them
+# directly, at half the cost. Same fields, same values, still frozen for everyone else.
+_new_event = object.__new__
+_SET_SEQ = Event.__dict__["seq"].__set__
+_SET_AT = Event.__dict__["at"].__set__
+_SET_KIND = Event.__dict__["kind"].__set__
+_SET_BOT = Event.__dict__["bot"].__set__
+_SET_SEVERITY = Event.__dict__["severity"].__set__
+_SET_DATA = Event.__dict__["data"].__set__
+
+
 def json_default(o: Any) -> Any:
     """JSON for our value types: Decimals as strings (exact), enums as their value."""
     if isinstance(o, Decimal):
@@ -97,10 +109,25 @@ class EventBus:
         severity: Severity = Severity.INFO,
         **data: Any,
     ) -> Event:
-        ev = Event(self._next_seq, self._now(), kind, bot, severity, data)
-        self._next_seq += 1
-        if self._batch is not None:
-            self._batch.append(ev)
+        return self.emit_data(kind, bot, severity, data)
+
+    def emit_data(
+        self, kind: EventKind, bot: str, severity: Severity, data: dict[str, Any]
+    ) -> Event:
+        """`emit` with the data already in a dict (taken as is, not copied): the hot path."""
+        seq = self._next_seq
+        at = self._now()
+        ev: Event = _new_event(Event)  # = Event(seq, at, kind, bot, severity, data), faster
+        _SET_SEQ(ev, seq)
+        _SET_AT(ev, at)
+        _SET_KIND(ev, kind)
+        _SET_BOT(ev, bot)
+        _SET_SEVERITY(ev, severity)
+        _SET_DATA(ev, data)
+        self._next_seq = seq + 1
+        batch = self._batch
+        if batch is not None:
+            batch.append(ev)
             return ev
         for fn in self._durable:
             fn(ev)  # a failing durable sink must stop the world: nothing is lost silently

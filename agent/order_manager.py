@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import bisect
+import operator
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -28,11 +29,24 @@ from agent.model import (
     VenueOrder,
     VenueOrderStatus,
 )
-from agent.orders import IllegalTransition, OrderState, TrackedOrder
+from agent.orders import TERMINAL, IllegalTransition, OrderState, TrackedOrder
 from agent.self_trade import SelfTradeGuard
 from agent.venues.base import Venue, VenueError, VenueErrorCode, VenueTimeout, max_batch
 
 S = OrderState
+
+# Enum members as module constants: `Side.BUY` is a descriptor lookup in Python 3.11 (~70 ns),
+# which adds up on the decision path (tens of orders, several checks each).
+_BUY = Side.BUY
+_PENDING_NEW = S.PENDING_NEW
+_PENDING_CANCEL = S.PENDING_CANCEL
+_TERMINAL = TERMINAL
+_ORDER = EventKind.ORDER
+_DEBUG = Severity.DEBUG
+_SIDES = (Side.BUY, Side.SELL)
+_price_of = operator.attrgetter("price")
+_SIDE_VALUE = {side: side.value for side in Side}
+_STATE_VALUE = {state: state.value for state in OrderState}
 
 # Seconds an order with an unknown create outcome waits before we ask the venue about it.
 RECONCILE_AFTER = 2.0
@@ -50,6 +64,29 @@ class Want:
     tif: TimeInForce = TimeInForce.POST_ONLY
     tag: str = "grid"
 
+    def __init__(
+        self,
+        side: Side,
+        price: Decimal,
+        amount: Decimal,
+        tif: TimeInForce = TimeInForce.POST_ONLY,
+        tag: str = "grid",
+    ) -> None:
+        # The generated __init__ of a frozen dataclass sets each field with object.__setattr__;
+        # the slot setters do the same at half the cost (one Want per level per decision).
+        _want_side(self, side)
+        _want_price(self, price)
+        _want_amount(self, amount)
+        _want_tif(self, tif)
+        _want_tag(self, tag)
+
+
+_want_side = Want.__dict__["side"].__set__
+_want_price = Want.__dict__["price"].__set__
+_want_amount = Want.__dict__["amount"].__set__
+_want_tif = Want.__dict__["tif"].__set__
+_want_tag = Want.__dict__["tag"].__set__
+
 
 @dataclass(slots=True)
 class Plan:
@@ -64,6 +101,10 @@ class Plan:
 
 # (request, own orders open or in flight, quote they lock) -> (request to send or None, reason)
 PreTrade = Callable[[OrderRequest, int, Decimal], tuple[OrderRequest | None, str]]
+# Called once per admitted batch (one decision): returns the check for each order of the batch,
+# so what is the same for the whole decision (time, market view, references) is looked up once;
+# None when there is nothing to check.
+PreTradeFactory = Callable[[], PreTrade | None]
 
 
 class OrderManager:
@@ -95,7 +136,7 @@ class OrderManager:
         self.closed: dict[str, TrackedOrder] = {}
         self.seen_trades: set[str] = set()
         self.stats: Counter[str] = Counter()
-        self.pre_trade: PreTrade | None = None
+        self.pre_trade: PreTradeFactory | None = None
         self.post_only_bump: dict[Side, int] = {Side.BUY: 0, Side.SELL: 0}
         self.on_change: Callable[[TrackedOrder], None] | None = None
         self.version = 0  # bumped on every change of our orders: lets callers skip no-op diffs
@@ -120,11 +161,12 @@ class OrderManager:
     def locked(self) -> tuple[Decimal, Decimal]:
         """(quote, base) our non-terminal orders may hold on the venue."""
         q = b = ZERO
+        buy = _BUY
         for o in self.orders.values():
-            if o.side is Side.BUY:
-                q += o.price * o.remaining
+            if o.side is buy:
+                q += o.price * (o.amount - o.filled)  # o.remaining, without the property call
             else:
-                b += o.remaining
+                b += o.amount - o.filled
         return q, b
 
     def get(self, client_order_id: str) -> TrackedOrder | None:
@@ -149,38 +191,47 @@ class OrderManager:
         size_tol = tol if size_tolerance_pct is None else size_tolerance_pct / 100
         plan = Plan()
         by_side: dict[Side, list[TrackedOrder]] = {Side.BUY: [], Side.SELL: []}
+        pending_cancel = _PENDING_CANCEL
         for o in self.orders.values():
-            if o.tag == tag and o.state is not S.PENDING_CANCEL:
+            if o.tag == tag and o.state is not pending_cancel:
                 by_side[o.side].append(o)
         want_by_side: dict[Side, list[Want]] = {Side.BUY: [], Side.SELL: []}
         for w in wants:
             want_by_side[w.side].append(w)
-        for side in (Side.BUY, Side.SELL):
-            live = sorted(by_side[side], key=lambda o: o.price)
+        next_id, symbol = self.ids.next, self.symbol
+        add_create, add_cancel = plan.creates.append, plan.cancels.append
+        pending_new = _PENDING_NEW
+        bisect_left = bisect.bisect_left
+        for side in _SIDES:
+            live = sorted(by_side[side], key=_price_of)
             prices = [o.price for o in live]
-            used = [False] * len(live)
+            n = len(live)
+            used = [False] * n
             for w in want_by_side[side]:
-                slack = w.price * tol
-                i = bisect.bisect_left(prices, w.price - slack)
+                price = w.price
+                slack = price * tol
+                i = bisect_left(prices, price - slack)
+                top = price + slack
                 hit = -1
                 best = None
-                while i < len(live) and prices[i] <= w.price + slack:
-                    if not used[i]:
-                        o = live[i]
-                        if abs(o.remaining - w.amount) <= w.amount * size_tol:
-                            d = abs(prices[i] - w.price)
-                            if best is None or d < best:
-                                best, hit = d, i
-                    i += 1
+                if i < n and prices[i] <= top:
+                    amount = w.amount
+                    size_slack = amount * size_tol
+                    while i < n and prices[i] <= top:
+                        if not used[i]:
+                            o = live[i]
+                            if abs(o.amount - o.filled - amount) <= size_slack:  # o.remaining
+                                d = abs(prices[i] - price)
+                                if best is None or d < best:
+                                    best, hit = d, i
+                        i += 1
                 if hit >= 0:
                     used[hit] = True
                     continue
-                plan.creates.append(
-                    OrderRequest(self.ids.next(), self.symbol, side, w.price, w.amount, w.tif)
-                )
+                add_create(OrderRequest(next_id(), symbol, side, price, w.amount, w.tif))
             for i, o in enumerate(live):
-                if not used[i] and o.state is not S.PENDING_NEW:
-                    plan.cancels.append(o)
+                if not used[i] and o.state is not pending_new:
+                    add_cancel(o)
         return plan
 
     # ---------------------------------------------------------------- execution
@@ -195,41 +246,56 @@ class OrderManager:
         if self.hold_creates and plan.creates:
             self.stats["held_creates"] += len(plan.creates)
             plan = Plan(cancels=plan.cancels, skipped=plan.skipped)  # cancels still go
-        guard = SelfTradeGuard(self.orders.values()) if plan.creates else None
-        open_count = len(self.orders)
-        quote_locked = self.locked()[0] if self.pre_trade is not None else ZERO
-        for req in plan.creates:
+        # one decision, one instant: the time of all its records
+        now = self.now() if plan.creates or plan.cancels else 0.0
+        if plan.creates:
+            self._admit_creates(plan.creates, tag, now, admitted)
+        cancels = []
+        for o in plan.cancels:
+            if o.state in _TERMINAL or o.state is _PENDING_CANCEL:  # o.terminal, inlined
+                continue
+            self._transition(o, _PENDING_CANCEL, "", now)
+            cancels.append(o)
+        return Plan(cancels=cancels, creates=admitted, skipped=plan.skipped)
+
+    def _admit_creates(
+        self, creates: list[OrderRequest], tag: str, now: float, admitted: list[OrderRequest]
+    ) -> None:
+        orders = self.orders
+        guard = SelfTradeGuard(orders.values())
+        # The pre-trade context (market view, time, references) is built once for the batch;
+        # each order is still checked against every rule, with the counts and the quote locked
+        # by the orders admitted before it.
+        check = self.pre_trade() if self.pre_trade is not None else None
+        open_count = len(orders)
+        quote_locked = self.locked()[0] if check is not None else ZERO
+        emit = self._emit_order
+        buy = _BUY
+        for req in creates:
             final = req
-            if self.pre_trade is not None:
-                checked, why = self.pre_trade(req, open_count, quote_locked)
+            if check is not None:
+                checked, why = check(req, open_count, quote_locked)
                 if checked is None:
                     self.stats["vetoed"] += 1
                     self._emit_skip(req, why)
                     continue
                 final = checked
+            side, price = final.side, final.price
             # The hard rule: never send an order that could reach our own resting orders.
-            assert guard is not None
-            if guard.blocks(final.side, final.price):
+            if guard.blocks(side, price):
                 self.stats["self_trade_prevented"] += 1
                 self._emit_skip(final, "self-trade prevention: would reach an own order")
                 continue
-            o = TrackedOrder.from_request(final, self.now())
+            o = TrackedOrder.from_request(final, now)
             o.tag = tag
             self.version += 1
-            self.orders[o.client_order_id] = o
-            self._emit_order(o)
+            orders[o.client_order_id] = o
+            emit(o, "")
             admitted.append(final)
-            guard.add(final.side, final.price)
+            guard.add(side, price)
             open_count += 1
-            if final.side is Side.BUY:
-                quote_locked += final.price * final.amount
-        cancels = []
-        for o in plan.cancels:
-            if o.terminal or o.state is S.PENDING_CANCEL:
-                continue
-            self._transition(o, S.PENDING_CANCEL, "")
-            cancels.append(o)
-        return Plan(cancels=cancels, creates=admitted, skipped=plan.skipped)
+            if side is buy:
+                quote_locked += price * final.amount
 
     async def send(self, plan: Plan) -> None:
         """Hand an admitted plan to the venue, in batches.
@@ -457,15 +523,17 @@ class OrderManager:
             self._transition(o, S.PARTIALLY_FILLED, "")
 
     # ---------------------------------------------------------------- helpers
-    def _transition(self, o: TrackedOrder, dst: OrderState, reason: str) -> None:
+    def _transition(
+        self, o: TrackedOrder, dst: OrderState, reason: str, now: float | None = None
+    ) -> None:
         self.version += 1
         try:
-            o.transition(dst, self.now(), reason)
+            o.transition(dst, self.now() if now is None else now, reason)
         except IllegalTransition as exc:
             self.stats["illegal_transitions"] += 1
             self._error("illegal_transition", str(exc), severity=Severity.ERROR)
             return
-        if o.terminal:
+        if dst in _TERMINAL:  # o.terminal (the state is dst now), inlined: the hot path
             self.orders.pop(o.client_order_id, None)
             self.closed[o.client_order_id] = o
             if len(self.closed) > CLOSED_KEEP:
@@ -477,20 +545,24 @@ class OrderManager:
             self.on_change(o)
 
     def _emit_order(self, o: TrackedOrder, reason: str = "") -> None:
-        self.bus.emit(
-            EventKind.ORDER,
+        # The hot path of every order event: the data dict is built once, here, and enum
+        # values come from a table (`.value` is a descriptor call in Python 3.11).
+        self.bus.emit_data(
+            _ORDER,
             self.bot,
-            Severity.DEBUG,
-            client_order_id=o.client_order_id,
-            venue_order_id=o.venue_order_id,
-            side=o.side.value,
-            price=o.price,
-            amount=o.amount,
-            filled=o.filled,
-            status=o.state.value,
-            post_only=o.post_only,
-            tag=o.tag,
-            reason=reason,
+            _DEBUG,
+            {
+                "client_order_id": o.client_order_id,
+                "venue_order_id": o.venue_order_id,
+                "side": _SIDE_VALUE[o.side],
+                "price": o.price,
+                "amount": o.amount,
+                "filled": o.filled,
+                "status": _STATE_VALUE[o.state],
+                "post_only": o.post_only,
+                "tag": o.tag,
+                "reason": reason,
+            },
         )
 
     def _emit_skip(self, req: OrderRequest, why: str) -> None:

@@ -6,7 +6,7 @@ import enum
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from agent.model import ZERO, OrderRequest, Side
+from agent.model import ZERO, OrderRequest, Side, TimeInForce
 
 
 class OrderState(enum.StrEnum):
@@ -38,6 +38,7 @@ TRANSITIONS: dict[OrderState, frozenset[OrderState]] = {
 
 TERMINAL = frozenset(s for s, nxt in TRANSITIONS.items() if not nxt)
 LIVE = frozenset({S.OPEN, S.PARTIALLY_FILLED, S.PENDING_CANCEL})  # resting on the venue's book
+_POST_ONLY = TimeInForce.POST_ONLY
 
 
 class IllegalTransition(Exception):
@@ -70,14 +71,15 @@ class TrackedOrder:
 
     @classmethod
     def from_request(cls, req: OrderRequest, at: float) -> TrackedOrder:
+        # positional, and post_only without the property call: on the decision path
         return cls(
-            client_order_id=req.client_order_id,
-            symbol=req.symbol,
-            side=req.side,
-            price=req.price,
-            amount=req.amount,
-            post_only=req.post_only,
-            created_at=at,
+            req.client_order_id,
+            req.symbol,
+            req.side,
+            req.price,
+            req.amount,
+            req.tif is _POST_ONLY,  # req.post_only
+            at,
             updated_at=at,
         )
 

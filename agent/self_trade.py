@@ -38,6 +38,9 @@ def crossing_limit(side: Side, own_orders: Iterable[TrackedOrder]) -> Decimal | 
     return min(prices) if side is Side.BUY else max(prices)
 
 
+_BUY = Side.BUY  # a module constant: `Side.BUY` is a descriptor lookup in Python 3.11
+
+
 class SelfTradeGuard:
     """`would_self_match` for a batch: the crossing limits are computed once, then kept up to
     date as orders of the batch are admitted (O(1) per order on the hot path)."""
@@ -45,19 +48,28 @@ class SelfTradeGuard:
     __slots__ = ("_hi_bid", "_lo_ask")
 
     def __init__(self, own_orders: Iterable[TrackedOrder]) -> None:
-        self._hi_bid: Decimal | None = None
-        self._lo_ask: Decimal | None = None
+        hi_bid: Decimal | None = None
+        lo_ask: Decimal | None = None
+        terminal = TERMINAL
+        buy = _BUY
         for o in own_orders:
-            if o.state not in TERMINAL:
-                self.add(o.side, o.price)
+            if o.state not in terminal:
+                price = o.price
+                if o.side is buy:
+                    if hi_bid is None or price > hi_bid:
+                        hi_bid = price
+                elif lo_ask is None or price < lo_ask:
+                    lo_ask = price
+        self._hi_bid = hi_bid
+        self._lo_ask = lo_ask
 
     def blocks(self, side: Side, price: Decimal) -> bool:
-        if side is Side.BUY:
+        if side is _BUY:
             return self._lo_ask is not None and price >= self._lo_ask
         return self._hi_bid is not None and price <= self._hi_bid
 
     def add(self, side: Side, price: Decimal) -> None:
-        if side is Side.BUY:
+        if side is _BUY:
             if self._hi_bid is None or price > self._hi_bid:
                 self._hi_bid = price
         elif self._lo_ask is None or price < self._lo_ask:

@@ -33,6 +33,8 @@ R = RiskRule
 MOVE_WINDOW_SECONDS = 60.0  # price_move compares the own mid with the mid this long ago
 COUNT_WINDOW_SECONDS = 60.0  # api_errors / rejects are counted per sliding minute
 _HUNDRED = Decimal(100)
+_BUY = Side.BUY  # enum members as constants: a class attribute lookup is slow in Python 3.11
+_POST_ONLY = TimeInForce.POST_ONLY
 
 # (rule, measured value or None, limit, action, breached now)
 _Measured = tuple[RiskRule, Measure | None, Measure, BreachAction, bool]
@@ -86,6 +88,22 @@ class RiskEngine:
     # ------------------------------------------------------------------ pre-trade
     def pre_trade(self, req: OrderRequest, ctx: PreTradeContext) -> Decision:
         """Veto or clip one order. Cheap: a handful of Decimal operations, no scans."""
+        decision = self._pre_trade(req, ctx)
+        return Decision(True, req.amount) if decision is None else decision
+
+    def check_order(
+        self, req: OrderRequest, ctx: PreTradeContext
+    ) -> tuple[OrderRequest | None, str]:
+        """`pre_trade(req, ctx).apply(req)` and the decision's reason: the order manager's
+        hook. Same rules; an order that passes untouched costs no Decision object."""
+        decision = self._pre_trade(req, ctx)
+        if decision is None:
+            return req, ""
+        return decision.apply(req), decision.reason
+
+    def _pre_trade(self, req: OrderRequest, ctx: PreTradeContext) -> Decision | None:
+        """Every pre-trade rule, in order: a veto or a clip, or None when the order passes
+        untouched."""
         price = req.price
         amount = req.amount
         if self._latched:
@@ -110,8 +128,8 @@ class RiskEngine:
             return self._veto(
                 R.MARKET_RULES, amount, f"{amount} @ {price} off the tick/lot grid or too small"
             )
-        buy = req.side is Side.BUY
-        post_only = req.tif is TimeInForce.POST_ONLY
+        buy = req.side is _BUY
+        post_only = req.tif is _POST_ONLY
         if post_only:
             if buy and ctx.best_ask is not None and price >= ctx.best_ask:
                 return self._veto(
@@ -154,7 +172,7 @@ class RiskEngine:
                     R.MIN_QUOTE_BALANCE.value,
                     f"clipped {amount} -> {clipped} to keep free quote >= {floor}",
                 )
-        return Decision(True, amount)
+        return None
 
     def _veto(self, rule: RiskRule, amount: Decimal, reason: str) -> Decision:
         self.vetoes_today[rule.value] += 1
