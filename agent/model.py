@@ -5,9 +5,13 @@ Money is Decimal end to end: prices, amounts and balances never pass through bin
 
 from __future__ import annotations
 
+import dataclasses
 import enum
+import inspect
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
+from typing import Any, TypeVar
 
 ZERO = Decimal(0)
 
@@ -61,11 +65,13 @@ class MarketRules:
 
     def fits(self, price: Decimal, amount: Decimal) -> bool:
         """True when price/amount are on the grid and meet the minimums."""
+        # Against the Decimal ZERO, and `not remainder` for `remainder == 0`: the same results
+        # without converting an int each time, 0.38 -> 0.25 us (pre-trade risk, every order).
         return (
-            price > 0
-            and amount > 0
-            and price % self.tick_size == 0
-            and amount % self.lot_size == 0
+            price > ZERO
+            and amount > ZERO
+            and not price % self.tick_size
+            and not amount % self.lot_size
             and amount >= self.min_amount
             and price * amount >= self.min_notional
         )
@@ -113,6 +119,67 @@ class Balance:
         return self.free + self.locked
 
 
+_T = TypeVar("_T")
+
+# Value types built on the hot path (an order request per order, a quote per ladder level, an
+# event per order action): a frozen dataclass's generated __init__ sets each field with
+# object.__setattr__(self, name, value); the slot descriptors' own setters do the same for
+# about 40 % less (OrderRequest: 0.67 -> 0.40 us). `slot_init` gives a class such an __init__;
+# `slot_setters` hands the setters to code that builds instances inline (agent.events).
+
+
+def slot_setters(cls: type) -> tuple[Callable[[Any, Any], None], ...]:
+    """The slot descriptors' `__set__` of a slots dataclass, in field order."""
+    if not dataclasses.is_dataclass(cls) or "__slots__" not in cls.__dict__:
+        raise TypeError(f"{cls.__name__} is not a slots dataclass")
+    return tuple(cls.__dict__[f.name].__set__ for f in dataclasses.fields(cls))
+
+
+def slot_init(cls: type[_T]) -> type[_T]:
+    """Class decorator, above `@dataclass(frozen=True, slots=True)`: replaces the generated
+    `__init__` by one that sets the fields through `slot_setters`.
+
+    Same parameters (names, order, defaults, default factories), same field values, still
+    frozen for everyone else; `__post_init__`, if any, still runs. Classes whose `__init__` is
+    not exactly one positional-or-keyword parameter per field (InitVar, init=False, kw_only)
+    are refused rather than half supported.
+    """
+    setters = slot_setters(cls)
+    fields = dataclasses.fields(cls)  # type: ignore[arg-type]  # checked by slot_setters
+    names = [f.name for f in fields]
+    params = list(inspect.signature(cls.__init__).parameters.values())[1:]
+    if [p.name for p in params] != names or any(
+        p.kind is not inspect.Parameter.POSITIONAL_OR_KEYWORD for p in params
+    ):
+        raise TypeError(f"slot_init: {cls.__name__}.__init__ is not one parameter per field")
+    ns: dict[str, Any] = {"_slot_missing__": object()}
+    args, body = [], []
+    for i, f in enumerate(fields):
+        ns[f"_slot_set_{i}__"] = setters[i]
+        if f.default is not dataclasses.MISSING:
+            ns[f"_slot_default_{i}__"] = f.default
+            args.append(f"{f.name}=_slot_default_{i}__")
+        elif f.default_factory is not dataclasses.MISSING:
+            ns[f"_slot_factory_{i}__"] = f.default_factory
+            args.append(f"{f.name}=_slot_missing__")
+            body.append(f"    if {f.name} is _slot_missing__:")
+            body.append(f"        {f.name} = _slot_factory_{i}__()")
+        else:
+            args.append(f.name)
+        body.append(f"    _slot_set_{i}__(self, {f.name})")
+    if hasattr(cls, "__post_init__"):
+        body.append("    self.__post_init__()")
+    if "self" in names or set(names) & set(ns):
+        raise TypeError(f"slot_init: {cls.__name__} has a field named like a local")
+    exec(f"def __init__(self, {', '.join(args)}):\n" + "\n".join(body or ["    pass"]), ns)
+    init = ns["__init__"]
+    init.__qualname__ = f"{cls.__qualname__}.__init__"
+    init.__module__ = cls.__module__
+    cls.__init__ = init  # type: ignore[method-assign]
+    return cls
+
+
+@slot_init
 @dataclass(frozen=True, slots=True)
 class OrderRequest:
     """What the order manager asks a venue to place."""

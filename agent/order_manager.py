@@ -28,6 +28,7 @@ from agent.model import (
     TimeInForce,
     VenueOrder,
     VenueOrderStatus,
+    slot_init,
 )
 from agent.orders import TERMINAL, IllegalTransition, OrderState, TrackedOrder
 from agent.self_trade import SelfTradeGuard
@@ -54,6 +55,7 @@ RECONCILE_AFTER = 2.0
 CLOSED_KEEP = 2000
 
 
+@slot_init  # one Want per level per decision: see agent.model.slot_init
 @dataclass(frozen=True, slots=True)
 class Want:
     """One wanted order: what the strategy asked for on one level."""
@@ -63,29 +65,6 @@ class Want:
     amount: Decimal
     tif: TimeInForce = TimeInForce.POST_ONLY
     tag: str = "grid"
-
-    def __init__(
-        self,
-        side: Side,
-        price: Decimal,
-        amount: Decimal,
-        tif: TimeInForce = TimeInForce.POST_ONLY,
-        tag: str = "grid",
-    ) -> None:
-        # The generated __init__ of a frozen dataclass sets each field with object.__setattr__;
-        # the slot setters do the same at half the cost (one Want per level per decision).
-        _want_side(self, side)
-        _want_price(self, price)
-        _want_amount(self, amount)
-        _want_tif(self, tif)
-        _want_tag(self, tag)
-
-
-_want_side = Want.__dict__["side"].__set__
-_want_price = Want.__dict__["price"].__set__
-_want_amount = Want.__dict__["amount"].__set__
-_want_tif = Want.__dict__["tif"].__set__
-_want_tag = Want.__dict__["tag"].__set__
 
 
 @dataclass(slots=True)

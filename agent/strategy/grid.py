@@ -20,7 +20,7 @@ from decimal import Decimal
 from functools import lru_cache
 
 from agent.config import Distribution, MarketMakingConfig
-from agent.model import Inventory, MarketRules, Side
+from agent.model import Inventory, MarketRules, Side, slot_init
 
 __all__ = [
     "DROP_BUDGET",
@@ -64,6 +64,7 @@ _NO_LIMIT = 1 << 256  # "no post-only limit": beyond any price in ticks
 _CACHE_LEVEL_CALLS = 32  # quote cache size per side, in ladders' worth of distinct quotes
 
 
+@slot_init  # built on the hot path (cache misses of the ladder): see agent.model.slot_init
 @dataclass(frozen=True, slots=True)
 class Quote:
     """One wanted order. ``level`` 0 is the innermost level of its side."""
@@ -76,24 +77,6 @@ class Quote:
     @property
     def notional(self) -> Decimal:
         return self.price * self.amount
-
-
-# Building a Quote through the frozen dataclass __init__ costs about twice as much as setting
-# its slots directly (the generated __init__ goes through object.__setattr__ by name). Cache
-# misses in the hot path use this instead; the result is an ordinary, fully initialized Quote.
-_SET_SIDE = Quote.__dict__["side"].__set__
-_SET_PRICE = Quote.__dict__["price"].__set__
-_SET_AMOUNT = Quote.__dict__["amount"].__set__
-_SET_LEVEL = Quote.__dict__["level"].__set__
-
-
-def _new_quote(side: Side, price: Decimal, amount: Decimal, level: int) -> Quote:
-    q: Quote = object.__new__(Quote)
-    _SET_SIDE(q, side)
-    _SET_PRICE(q, price)
-    _SET_AMOUNT(q, amount)
-    _SET_LEVEL(q, level)
-    return q
 
 
 @dataclass(frozen=True, slots=True)
@@ -472,7 +455,7 @@ class GridStrategy:
                 key = (p, lots, i)
                 q = reuse_get(key)
                 if q is None:
-                    q = reuse_put(key, _new_quote(_BUY, tick * p, lot * lots, i))
+                    q = reuse_put(key, Quote(_BUY, tick * p, lot * lots, i))
                 bids.append(q)
 
         # ---- asks: ticks rounded up, clamped above best_bid, kept distinct; budget in lots.
@@ -521,7 +504,7 @@ class GridStrategy:
                 key = (p, lots, i)
                 q = reuse_get(key)
                 if q is None:
-                    q = reuse_put(key, _new_quote(_SELL, tick * p, lot * lots, i))
+                    q = reuse_put(key, Quote(_SELL, tick * p, lot * lots, i))
                 asks.append(q)
 
         ladder = Ladder(tuple(bids), tuple(asks), spread_pct, center, u, tuple(dropped))
