@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+from collections.abc import Awaitable
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -19,6 +20,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from controlplane.db.types import utcnow
 from controlplane.links.base import (
     AgentConnection,
+    AgentError,
+    AgentErrorCode,
     AgentTarget,
     RemoteCredentials,
     RemoteInfo,
@@ -270,22 +273,48 @@ async def push_credentials(cp: ControlPlane, conn: AgentConnection, agent_id: in
     for cred, bot in venue_rows:
         assert bot.id is not None and cred.id is not None
         if cred.deleted_at is not None:
-            await conn.delete_credentials(bot.name)
+            what = f"the delete of {bot.name}'s venue keys"
+            sent = await _send(conn, agent_id, what, conn.delete_credentials(bot.name))
         else:
             doc = json.loads(cp.box.decrypt(cred.ciphertext, credentials_aad(bot.id)))
-            await conn.set_credentials(bot.name, RemoteCredentials(**doc))
-        await settle_credential(cp, cred, deleted=cred.deleted_at is not None)
-        n += 1
+            call = conn.set_credentials(bot.name, RemoteCredentials(**doc))
+            sent = await _send(conn, agent_id, f"{bot.name}'s venue keys", call)
+        if sent:
+            await settle_credential(cp, cred, deleted=cred.deleted_at is not None)
+            n += 1
     if tg is not None:
         if tg.deleted_at is not None:
-            await conn.delete_telegram_token()
+            what = "the delete of the Telegram token"
+            sent = await _send(conn, agent_id, what, conn.delete_telegram_token())
         else:
-            await conn.set_telegram_token(
-                cp.box.decrypt(tg.ciphertext, telegram_aad(agent_id)).decode()
-            )
-        await settle_credential(cp, tg, deleted=tg.deleted_at is not None)
-        n += 1
+            token = cp.box.decrypt(tg.ciphertext, telegram_aad(agent_id)).decode()
+            call = conn.set_telegram_token(token)
+            sent = await _send(conn, agent_id, "the Telegram token", call)
+        if sent:
+            await settle_credential(cp, tg, deleted=tg.deleted_at is not None)
+            n += 1
     return n
+
+
+async def _send(conn: AgentConnection, agent_id: int, what: str, call: Awaitable[object]) -> bool:
+    """Forward one pending change. An agent that answers with a refusal (an older agent
+    without the call, say) keeps the change pending and stays connected: one refused secret
+    must not take the agent offline. A broken connection ends the session as usual."""
+    try:
+        await call
+    except AgentError as exc:
+        if exc.code in (AgentErrorCode.UNAVAILABLE, AgentErrorCode.UNAUTHENTICATED):
+            raise
+        # The agent's reasons name fields and rules, never values (secrets are write-only).
+        log.warning(
+            "agent %d refused %s (%s: %s); it stays pending",
+            agent_id,
+            what,
+            exc.code.value,
+            exc.message,
+        )
+        return False
+    return True
 
 
 async def recent_from_archive(

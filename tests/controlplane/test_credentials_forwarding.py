@@ -11,6 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from agent.credentials import VenueCredentials
 from controlplane.runtime import ControlPlane
 from controlplane.schemas import CredentialsIn, TelegramTokenIn
 from controlplane.services import agents as agent_service
@@ -150,5 +151,55 @@ async def test_changes_made_while_the_agent_is_offline_reach_it_when_it_reconnec
         (bot,) = await bot_service.list_bots(cp, t.who)
         assert bot.has_credentials and bot.credentials_updated_at == out2.updated_at
         assert agent.credentials.has("ushark-mm")
+    finally:
+        await proxy.close()
+
+
+class _OldAgent:
+    """A connection to an agent that predates DeleteCredentials/DeleteTelegramToken: it
+    answers those calls with UNIMPLEMENTED (INTERNAL here), and takes the rest."""
+
+    def __init__(self) -> None:
+        self.set: list[str] = []
+
+    async def set_credentials(self, bot: str, creds: object) -> None:
+        self.set.append(bot)
+
+    async def set_telegram_token(self, token: str) -> None:
+        self.set.append("telegram")
+
+    async def delete_credentials(self, bot: str) -> bool:
+        from controlplane.links.base import AgentError, AgentErrorCode
+
+        raise AgentError(AgentErrorCode.INTERNAL, "Method not found!")
+
+    async def delete_telegram_token(self) -> bool:
+        return await self.delete_credentials("")
+
+
+async def test_a_refused_change_stays_pending_and_does_not_end_the_session(
+    cp: ControlPlane, agent: LiveAgent
+) -> None:
+    from controlplane.links import sync
+
+    proxy = TcpProxy("127.0.0.1", agent.server.port)
+    await proxy.start()
+    try:
+        t = await new_tenant(cp)
+        aid = await register(cp, t, agent, endpoint=proxy.endpoint)
+        bid = await bot_id(cp, aid)
+        await proxy.cut()
+        await wait_until(lambda: not cp.live.agents[aid].online)
+        await credentials.delete_credentials(cp, t.who, bid)
+        await credentials.set_telegram_token(cp, t.who, aid, TelegramTokenIn(token=TOKEN))
+        old = _OldAgent()
+        # the token goes through; the refused delete stays pending (no exception)
+        assert await sync.push_credentials(cp, old, aid) == 1  # type: ignore[arg-type]
+        assert old.set == ["telegram"]
+        assert await sync.push_credentials(cp, old, aid) == 0  # type: ignore[arg-type]
+        # ...and reaches an agent that has the call, when it reconnects
+        agent.credentials.set("ushark-mm", VenueCredentials("k", "s"))
+        await proxy.restore()
+        await wait_until(lambda: not agent.credentials.has("ushark-mm"))
     finally:
         await proxy.close()
