@@ -21,6 +21,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken
 from cryptography.hazmat.primitives import hashes
@@ -158,19 +159,25 @@ class CredentialStore:
 
     def get(self, bot: str) -> VenueCredentials | None:
         """For the venue factory only: never hand the result to an API response or a log."""
-        path = self._path(bot)
-        if not path.exists():
+        doc = self._read(self._path(bot), f"credentials of {bot}")
+        if doc is None:
             return None
-        try:
-            doc = json.loads(self._f().decrypt(path.read_bytes()))
-        except InvalidToken:
-            raise CredentialsError(
-                f"credentials of {bot} cannot be decrypted with the current key "
-                f"({SECRET_KEY_ENV} or {KEY_FILE} changed?)"
-            ) from None
         return VenueCredentials(
             doc["api_key"], doc["secret"], doc.get("passphrase", ""), doc.get("extra", {})
         )
+
+    def _read(self, path: Path, what: str) -> dict[str, Any] | None:
+        """The decrypted document at `path`, None when there is none."""
+        if not path.exists():
+            return None
+        try:
+            doc: dict[str, Any] = json.loads(self._f().decrypt(path.read_bytes()))
+        except InvalidToken:
+            raise CredentialsError(
+                f"{what} cannot be decrypted with the current key "
+                f"({SECRET_KEY_ENV} or {KEY_FILE} changed?)"
+            ) from None
+        return doc
 
     def has(self, bot: str) -> bool:
         try:
@@ -179,10 +186,7 @@ class CredentialStore:
             return False
 
     def delete(self, bot: str) -> bool:
-        path = self._path(bot)
-        existed = path.exists()
-        path.unlink(missing_ok=True)
-        return existed
+        return _remove(self._path(bot))
 
     # ------------------------------------------------------------------ Telegram bot token
     # One per agent (an agent runs one notifier). The file name starts with '_', which no bot
@@ -203,16 +207,9 @@ class CredentialStore:
 
     def telegram_token(self) -> str | None:
         """For the notifier only: never hand the result to an API response or a log."""
-        path = self._telegram_path
-        if not path.exists():
+        doc = self._read(self._telegram_path, "the Telegram bot token")
+        if doc is None:
             return None
-        try:
-            doc = json.loads(self._f().decrypt(path.read_bytes()))
-        except InvalidToken:
-            raise CredentialsError(
-                f"the Telegram bot token cannot be decrypted with the current key "
-                f"({SECRET_KEY_ENV} or {KEY_FILE} changed?)"
-            ) from None
         token = doc.get("token")
         return token if isinstance(token, str) and token else None
 
@@ -220,7 +217,11 @@ class CredentialStore:
         return self._telegram_path.exists()
 
     def delete_telegram_token(self) -> bool:
-        path = self._telegram_path
-        existed = path.exists()
-        path.unlink(missing_ok=True)
-        return existed
+        return _remove(self._telegram_path)
+
+
+def _remove(path: Path) -> bool:
+    """Delete `path`; whether there was one (a repeated delete is not an error)."""
+    existed = path.exists()
+    path.unlink(missing_ok=True)
+    return existed

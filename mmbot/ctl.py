@@ -332,22 +332,9 @@ def orders(
             "orders",
             limit,
         )
-    docs = [
-        {
-            "client_order_id": o.client_order_id,
-            "venue_order_id": o.venue_order_id,
-            "side": o.side,
-            "price": o.price,
-            "amount": o.amount,
-            "filled": o.filled,
-            "status": o.status,
-            "post_only": o.post_only,
-            "tag": o.tag,
-            "created_at": o.created_at,
-            "updated_at": o.updated_at,
-        }
-        for o in rows
-    ]
+    from agent.service.convert import order_doc
+
+    docs = [order_doc(o) for o in rows]
     if json_out:
         _json({"orders": docs})
         return

@@ -42,6 +42,20 @@ def frame(who: Principal, title: str) -> None:
     menu.on_click(drawer.toggle)
 
 
+async def confirm(title: str, text: str, action: str, color: str = "negative") -> bool:
+    """Ask before a destructive action: a dialog with the action's own button (marked
+    "confirm") and Cancel. True when the user confirmed."""
+    with ui.dialog() as dialog, ui.card():
+        ui.label(title).classes("text-lg font-bold")
+        ui.label(text)
+        with ui.row():
+            ui.button(action, color=color, on_click=lambda: dialog.submit(True)).mark("confirm")
+            ui.button("Cancel", on_click=lambda: dialog.submit(False)).props("flat")
+    ok = await dialog
+    dialog.delete()
+    return bool(ok)
+
+
 async def _logout(who: Principal) -> None:
     await auth.logout(session.control_plane(), who)
     session.clear_session()

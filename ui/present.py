@@ -335,12 +335,16 @@ def market_depth_chart(
         marks("buy", "#1b5e20"),
         marks("sell", "#7f0000"),
     ]
-    m = _num(mid)
-    if m is not None:
+    return _price_chart(series, "cum. amount", _num(mid))
+
+
+def _price_chart(series: list[dict[str, Any]], y_name: str, mid: float | None) -> dict[str, Any]:
+    """ECharts options for series over a price axis, with the mid marked on the first one."""
+    if mid is not None and series:
         series[0]["markLine"] = {
             "symbol": "none",
             "silent": True,
-            "data": [{"xAxis": m, "name": "mid"}],
+            "data": [{"xAxis": mid, "name": "mid"}],
             "lineStyle": {"color": "#1976d2"},
             "label": {"formatter": "mid"},
         }
@@ -350,7 +354,7 @@ def market_depth_chart(
         "legend": {"top": 0},
         "grid": {"left": 70, "right": 16, "top": 30, "bottom": 30},
         "xAxis": {"type": "value", "scale": True, "name": "price"},
-        "yAxis": {"type": "value", "name": "cum. amount"},
+        "yAxis": {"type": "value", "name": y_name},
         "series": series,
     }
 
@@ -383,23 +387,7 @@ def preview_chart(preview: dict[str, Any] | None) -> dict[str, Any]:
         {"name": "bids", "type": "bar", "color": "#21ba45", "barMaxWidth": 8, "data": pts("bids")},
         {"name": "asks", "type": "bar", "color": "#c10015", "barMaxWidth": 8, "data": pts("asks")},
     ]
-    m = _num(pv.get("mid"))
-    if m is not None:
-        series[0]["markLine"] = {
-            "symbol": "none",
-            "data": [{"xAxis": m}],
-            "label": {"formatter": "mid"},
-            "lineStyle": {"color": "#1976d2"},
-        }
-    return {
-        "animation": False,
-        "tooltip": {"trigger": "item"},
-        "legend": {"top": 0},
-        "grid": {"left": 70, "right": 16, "top": 30, "bottom": 30},
-        "xAxis": {"type": "value", "scale": True, "name": "price"},
-        "yAxis": {"type": "value", "name": "amount"},
-        "series": series,
-    }
+    return _price_chart(series, "amount", _num(pv.get("mid")))
 
 
 def allowed_commands(state: str, online: bool) -> frozenset[str]:

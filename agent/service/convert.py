@@ -129,6 +129,24 @@ def order(o: JournalOrder) -> pb.Order:
     )
 
 
+def order_doc(o: pb.Order) -> dict[str, Any]:
+    """An Order message as the clients (`mmbot ctl`, the control plane's links) keep it:
+    money stays the exact text it arrived as."""
+    return {
+        "client_order_id": o.client_order_id,
+        "venue_order_id": o.venue_order_id,
+        "side": o.side,
+        "price": o.price,
+        "amount": o.amount,
+        "filled": o.filled,
+        "status": o.status,
+        "post_only": o.post_only,
+        "tag": o.tag,
+        "created_at": o.created_at,
+        "updated_at": o.updated_at,
+    }
+
+
 def fill(f: Mapping[str, Any]) -> pb.Fill:
     return pb.Fill(
         trade_id=f["trade_id"],

@@ -17,6 +17,7 @@ import grpc
 
 from agent.proto.mmbot.agent.v1 import agent_pb2 as pb
 from agent.proto.mmbot.agent.v1 import agent_pb2_grpc as pb_grpc
+from agent.service.convert import order_doc
 from agent.service.errors import decode_config_errors
 from controlplane.links.base import (
     AgentError,
@@ -133,22 +134,6 @@ def _event(e: pb.Event) -> RemoteEvent:
     return RemoteEvent(e.seq, e.at, kind, bot, sev, data, raw)
 
 
-def _order(o: pb.Order) -> dict[str, Any]:
-    return {
-        "client_order_id": o.client_order_id,
-        "venue_order_id": o.venue_order_id,
-        "side": o.side,
-        "price": o.price,
-        "amount": o.amount,
-        "filled": o.filled,
-        "status": o.status,
-        "post_only": o.post_only,
-        "tag": o.tag,
-        "created_at": o.created_at,
-        "updated_at": o.updated_at,
-    }
-
-
 class GrpcAgentConnection:
     def __init__(self, target: AgentTarget, rpc_timeout: float = 10.0) -> None:
         self._target = target
@@ -191,7 +176,7 @@ class GrpcAgentConnection:
                 "ListOrders",
                 pb.ListOrdersRequest(bot=bot, open_only=True, page_size=1000, page_token=token),
             )
-            out.extend(_order(o) for o in r.orders)
+            out.extend(order_doc(o) for o in r.orders)
             token = r.next_page_token
             if not token:
                 return out

@@ -208,7 +208,7 @@ async def test_credentials_are_write_only(user: User, stack: Stack) -> None:
     assert "key-123" not in str([el.value for el in user.find(ui.input).elements])
     user.find(marker="cred-delete-ushark-mm").click()
     await user.should_see("Delete the stored keys of ushark-mm?")
-    user.find(marker="confirm-delete").click()
+    user.find(marker="confirm").click()
     await user.should_see("Deleted; the agent deleted its copy.")
     assert element(user, "cred-status-ushark-mm").text == "not set"
 
@@ -235,7 +235,7 @@ async def test_telegram_token_from_the_console(user: User, stack: Stack) -> None
     assert element(user, "tg-note-vps-1").text.startswith("Set on ")
     user.find(marker="tg-delete-vps-1").click()
     await user.should_see("Delete the Telegram bot token of vps-1?")
-    user.find(marker="confirm-delete").click()
+    user.find(marker="confirm").click()
     await user.should_see("Deleted; the agent deleted its copy.")
     assert element(user, "tg-status-vps-1").text == "no token"
 

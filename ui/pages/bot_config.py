@@ -16,7 +16,7 @@ from controlplane.services import bots, configs
 from controlplane.services.errors import Invalid, NotFound, ServiceError
 from controlplane.services.principal import Principal
 from ui import config_form, present, session
-from ui.layout import frame
+from ui.layout import confirm, frame
 
 PREVIEW_DELAY = 0.6  # seconds of quiet typing before the ladder preview refreshes by itself
 
@@ -382,17 +382,12 @@ class ConfigEditor:
         self.diff.set_visibility(True)
 
     async def rollback(self, version: int) -> None:
-        with ui.dialog() as dialog, ui.card():
-            ui.label(f"Roll back to version {version}?").classes("text-lg font-bold")
-            ui.label("Its configuration is applied as a new version.")
-            with ui.row():
-                ui.button("Roll back", color="warning", on_click=lambda: dialog.submit(True)).mark(
-                    "confirm"
-                )
-                ui.button("Cancel", on_click=lambda: dialog.submit(False)).props("flat")
-        ok = await dialog
-        dialog.delete()
-        if not ok:
+        if not await confirm(
+            f"Roll back to version {version}?",
+            "Its configuration is applied as a new version.",
+            "Roll back",
+            color="warning",
+        ):
             return
         try:
             out = await configs.rollback(session.control_plane(), self.who, self.bot_id, version)

@@ -17,7 +17,7 @@ from controlplane.services.errors import NotFound, ServiceError
 from controlplane.services.principal import Principal
 from ui import present, session
 from ui.feed import follow
-from ui.layout import frame
+from ui.layout import confirm, frame
 
 MAX_POINTS = 600
 HISTORY_EVENTS = 300
@@ -406,19 +406,8 @@ def build_live(view: LiveBot) -> Any:
         redraw_events()
 
     async def control(command: str, label: str, destructive: bool, explain: str) -> None:
-        if destructive:
-            with ui.dialog() as dialog, ui.card():
-                ui.label(f"{label} {view.detail.name}?").classes("text-lg font-bold")
-                ui.label(explain)
-                with ui.row():
-                    ui.button(label, color="negative", on_click=lambda: dialog.submit(True)).mark(
-                        "confirm"
-                    )
-                    ui.button("Cancel", on_click=lambda: dialog.submit(False)).props("flat")
-            ok = await dialog
-            dialog.delete()
-            if not ok:
-                return
+        if destructive and not await confirm(f"{label} {view.detail.name}?", explain, label):
+            return
         try:
             out = await commands.run_command(cp, view.who, view.bot_id, command)
         except ServiceError as exc:

@@ -16,7 +16,7 @@ from controlplane.services import agents, bots, credentials
 from controlplane.services.errors import ServiceError
 from controlplane.services.principal import Principal
 from ui import present, session
-from ui.layout import frame
+from ui.layout import confirm, frame
 
 
 def register() -> None:
@@ -119,6 +119,7 @@ def telegram_card(who: Principal, agent: AgentOut) -> None:
                 f"Delete the Telegram bot token of {agent.name}?",
                 "Its bots stop sending Telegram alerts (unless the agent's host sets "
                 "MMBOT_TELEGRAM_BOT_TOKEN).",
+                "Delete",
             ):
                 return
             try:
@@ -135,21 +136,6 @@ def telegram_card(who: Principal, agent: AgentOut) -> None:
             ui.button("Delete token", icon="delete", color="negative", on_click=delete).mark(
                 f"tg-delete-{agent.name}"
             ).props("outline")
-
-
-async def confirm(title: str, text: str) -> bool:
-    """A yes/no dialog for a destructive action."""
-    with ui.dialog() as dialog, ui.card():
-        ui.label(title).classes("font-bold")
-        ui.label(text)
-        with ui.row():
-            ui.button("Delete", color="negative", on_click=lambda: dialog.submit(True)).mark(
-                "confirm-delete"
-            )
-            ui.button("Cancel", on_click=lambda: dialog.submit(False)).props("flat")
-    ok = await dialog
-    dialog.delete()
-    return bool(ok)
 
 
 def venue_card(who: Principal, bot: BotOut) -> None:
@@ -213,6 +199,7 @@ def venue_card(who: Principal, bot: BotOut) -> None:
                 f"Delete the stored keys of {bot.name}?",
                 "The agent deletes its copy too; a bot that is running keeps the keys it "
                 "loaded until it is restarted.",
+                "Delete",
             ):
                 return
             try:
