@@ -483,6 +483,9 @@ class RunResult:
     stats: dict[str, int]
     tasks: list[TaskResult] = field(default_factory=list)
     artifacts: str | None = None
+    # Why a run failed that no task explains (ansible-playbook refused to start, or died):
+    # the end of its own output.
+    output_tail: str = ""
 
 
 @dataclass
@@ -655,15 +658,31 @@ def run_playbook(
             shutil.copytree(private / "artifacts", dest, dirs_exist_ok=True)
             artifacts = str(dest)
         ok = runner.status == "successful" and runner.rc == 0
+        tail = ""
+        if not ok and not any(t.status in ("failed", "unreachable") for t in tasks):
+            tail = _output_tail(runner)
         return RunResult(
             ok,
-            int(runner.rc or 0),
+            # No exit status: ansible-playbook was ended by a signal (shown as -1, not 0).
+            int(runner.rc) if runner.rc is not None else -1,
             str(runner.status),
             time.monotonic() - t0,
             stats,
             tasks,
             artifacts,
+            tail,
         )
+
+
+def _output_tail(runner: Any, lines: int = 15) -> str:
+    """The last lines of ansible-playbook's output (secrets reach it only as file paths, and
+    the tasks that copy them are no_log)."""
+    try:
+        text = runner.stdout.read()
+    except (OSError, AttributeError, ValueError):
+        return ""
+    kept = [line.rstrip() for line in str(text).splitlines() if line.strip()]
+    return "\n".join(kept[-lines:])
 
 
 # --------------------------------------------------------------------------- registration
@@ -1012,6 +1031,7 @@ def provision_agent(
         "tasks": [asdict(t) for t in result.tasks],
         "agent": agent_doc,
         "artifacts": result.artifacts,
+        "output_tail": result.output_tail,
     }
 
     # 4. Registration.
@@ -1071,6 +1091,9 @@ def _print_summary(doc: dict[str, Any], sec: AgentSecrets) -> None:
             if t["status"] in ("failed", "unreachable"):
                 label = f"{t['role']} : {t['task']}" if t["role"] else t["task"]
                 typer.echo(f"  {t['status']}: {label}: {t['message']}")
+        if doc.get("output_tail"):
+            typer.echo(f"  ansible-playbook (rc={doc['rc']}), last lines:")
+            typer.echo("    " + doc["output_tail"].replace("\n", "\n    "))
         return
     client = f"--cert {sec.client_cert} --key {sec.client_key} " if sec.client_cert else ""
     typer.echo(

@@ -370,3 +370,20 @@ def test_packaged_wheel_from_the_environment(
         monkeypatch.setenv(pc.AGENT_WHEEL_ENV, bad)
         with pytest.raises(pc.UsageError, match="expected one mmbot-"):
             pc.packaged_wheel()
+
+
+def test_a_run_that_no_task_explains_reports_the_end_of_ansibles_output() -> None:
+    import io
+    import types
+
+    from controlplane.services.provisioning import _failure
+
+    text = "PLAY [agents]\n\nERROR! the playbook could not be read\n"
+    runner = types.SimpleNamespace(stdout=io.StringIO(text))
+    tail = pc._output_tail(runner)
+    assert tail == "PLAY [agents]\nERROR! the playbook could not be read"
+    assert pc._output_tail(types.SimpleNamespace()) == ""
+    doc = {"tasks": [], "status": "failed", "rc": -1, "output_tail": tail}
+    assert _failure(doc) == (
+        "the playbook run ended failed (rc=-1): ERROR! the playbook could not be read"
+    )

@@ -417,7 +417,9 @@ async def _execute(
 def _failure(doc: dict[str, Any]) -> str:
     bad = [t for t in doc["tasks"] if t["status"] in ("failed", "unreachable")]
     if not bad:
-        return f"the playbook run ended {doc['status']} (rc={doc['rc']})"
+        why = f"the playbook run ended {doc['status']} (rc={doc['rc']})"
+        tail = doc.get("output_tail") or ""
+        return f"{why}: {tail.splitlines()[-1]}" if tail else why
     t = bad[0]
     label = f"{t['role']} : {t['task']}" if t["role"] else t["task"]
     return f"{t['status']}: {label}: {t['message']}".strip()

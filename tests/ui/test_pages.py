@@ -324,9 +324,17 @@ async def test_provision_dialog_shows_a_run_task_by_task(
     user.find(marker="prov-ssh-key").type(str(key))
     user.find(marker="prov-name").type("nowhere")
     user.find(marker="prov-wheel").type(str(wheel))
-    user.find(marker="provision-start").click()
-    await wait_for(lambda: "Failed" in element(user, "provision-result").text, timeout=120)
-    result = element(user, "provision-result").text
+    for attempt in (1, 2):
+        user.find(marker="provision-start").click()
+        await wait_for(lambda: "Failed" in element(user, "provision-result").text, timeout=120)
+        await wait_for(lambda: not provisioning.busy())
+        result = element(user, "provision-result").text
+        # Seen twice in long CI runs: ansible-playbook ended by a signal before its first
+        # event (rc=-1, no task). The run is reported as such (that is the product's job);
+        # the SSH failure this test is about needs a run that got going, so once more.
+        if "(rc=-1)" not in result or attempt == 2:
+            break
+        print(f"provisioning run {attempt} died without a task ({result}); running it again")
     log_text = [line.text for line in element(user, "provision-log").default_slot.children]
     assert "unreachable=1" in result and "unreachable:" in result, (result, log_text)
     assert "text-negative" in element(user, "provision-result").classes
