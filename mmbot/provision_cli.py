@@ -657,7 +657,13 @@ def run_playbook(
             dest = keep_artifacts / time.strftime("%Y%m%dT%H%M%S")
             shutil.copytree(private / "artifacts", dest, dirs_exist_ok=True)
             artifacts = str(dest)
-        ok = runner.status == "successful" and runner.rc == 0
+        # The stats must agree: a run is ok only if no host failed or was unreachable.
+        ok = (
+            runner.status == "successful"
+            and runner.rc == 0
+            and stats["failed"] == 0
+            and stats["unreachable"] == 0
+        )
         tail = ""
         if not ok and not any(t.status in ("failed", "unreachable") for t in tasks):
             tail = _output_tail(runner)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import pytest
 from nicegui import ui
 from nicegui.testing.user import User
 
@@ -304,12 +305,42 @@ async def test_provision_dialog_refuses_bad_input_and_runs_nothing(
     assert len(rows(user, "agents")) == 1
 
 
+ISOLATED_ENV = "MMBOT_TEST_PROVISION_ISOLATED"
+
+
+def test_provision_dialog_in_a_fresh_process() -> None:
+    """The run below, in a pytest process of its own. Late in a long test session,
+    ansible-playbook started by ansible-runner (pexpect, a pty) from the test process was seen
+    to end by a signal before its first event (rc -1, see the closing note of session 2); in a
+    fresh process it never was. What it checks is unchanged."""
+    import os
+    import subprocess
+    import sys
+
+    if os.environ.get(ISOLATED_ENV):
+        pytest.skip("this is the isolated run itself")
+    node = f"{__file__}::test_provision_dialog_shows_a_run_task_by_task"
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", node],
+        env={**os.environ, ISOLATED_ENV: "1"},
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert proc.returncode == 0 and "1 passed" in proc.stdout, proc.stdout[-4000:]
+
+
 async def test_provision_dialog_shows_a_run_task_by_task(
     user: User, stack: Stack, tmp_path: Any
 ) -> None:
     """A real playbook run against a port where no SSH answers: the progress, the log line
     coloured by status and the verdict; nothing is registered."""
+    import os
+
     from controlplane.services import provisioning
+
+    if not os.environ.get(ISOLATED_ENV):
+        pytest.skip("runs in a process of its own: test_provision_dialog_in_a_fresh_process")
 
     wheel = tmp_path / "mmbot-0.1.0-py3-none-any.whl"
     wheel.write_bytes(b"not used: the host is unreachable")
